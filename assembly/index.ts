@@ -1,0 +1,57 @@
+// The core's exports and nothing else: the memory map constants (so the host
+// never hard-codes an offset) and the entry points the host calls.
+export {
+  PAGE_SHIFT, HPAGE_PMD_ORDER, HPAGE_PMD_NR, MAX_ORDER, NIL,
+  GLOBALS_BASE, SCRATCH_BASE, SCRATCH_SLOTS, MEM_MAP_BASE,
+  STRUCT_PAGE_SIZE, STRUCT_PAGE_SHIFT, PAGE_FLAGS, PAGE_COMPOUND_HEAD, PAGE_LRU_NEXT,
+  PAGE_LRU_PREV, PAGE_COMPOUND_DTOR, PAGE_COMPOUND_ORDER, PAGE_MAPPING, PAGE_COMPOUND_MAPCOUNT,
+  PAGE_DEFERRED_LIST, PAGE_INDEX, PAGE_PRIVATE, PAGE_MAPCOUNT, PAGE_REFCOUNT,
+  PAGE_LARGE_MAPCOUNT, PAGE_MM_ID0, PAGE_MM_ID1, PAGE_MM_ID_MAPCOUNT0, PAGE_MM_ID_MAPCOUNT1,
+  PG_locked, PG_referenced, PG_uptodate, PG_dirty, PG_lru, PG_reserved, PG_private,
+  PG_private_2, PG_double_map, PG_head, PG_anon_exclusive, PG_swapbacked, PG_pgtable,
+  PAGE_MAPPING_ANON, TAIL_MAPPING, PAGE_BUDDY_MAPCOUNT_VALUE, TRANSHUGE_PAGE_DTOR,
+  FOLIO_MM_IDS_SHARED_BIT,
+  G_NR_FRAMES, G_PT_POOL_BASE, G_ZERO_PFN, G_HUGE_ZERO_PFN, G_HUGE_ZERO_REFCOUNT,
+  G_SPLIT_QUEUE_LEN, G_LAST_ERROR, G_BAD_PFN, G_BAD_REASON, G_BAD_PAGES, G_RESULT1, G_PROFILE,
+  G_VMSTAT, PROFILE_MM_ID, PROFILE_ANON_EXCLUSIVE, PROFILE_QUEUE_FULLY_UNMAPPED,
+  VM_NR_FREE_PAGES, VM_NR_ANON_PAGES, VM_NR_ANON_THPS, VM_NR_PAGETABLE, VM_THP_FAULT_ALLOC,
+  VM_THP_FAULT_FALLBACK, VM_THP_SPLIT_PMD, VM_THP_SPLIT_PAGE, VM_THP_DEFERRED_SPLIT_PAGE,
+  VM_THP_ZERO_PAGE_ALLOC, VM_THP_COLLAPSE_ALLOC, VM_PGALLOC, VM_PGFREE, VM_NR_COUNTERS,
+  ERR_NOMEM, ERR_FALLBACK, ERR_BUSY, ERR_BAD_PAGE, ERR_INVAL,
+} from "./layout";
+
+import { G_PROFILE, G_LAST_ERROR } from "./layout";
+import { pfn_to_page, compound_head, page_to_pfn, compound_order as _compound_order } from "./page";
+import { mem_init } from "./page_alloc";
+import * as rmap from "./rmap";
+import { thp_is_queued as _thp_is_queued } from "./huge_memory";
+import { split_huge_page as _split_huge_page } from "./huge_memory";
+
+export {
+  nr_free_pages, nr_free_order, check_free_lists, pfn_is_free, pte_free, pt_table_addr,
+  is_pgtable_page,
+} from "./page_alloc";
+export {
+  deferred_split_scan, get_huge_zero_page, put_huge_zero_page, shrink_huge_zero_page,
+} from "./huge_memory";
+export {
+  do_anonymous_page, do_huge_pmd_anonymous_page, alloc_thp_pmd_mapped, zap_pte_batch,
+  dup_pte_batch, zap_huge_pmd, copy_huge_pmd, split_huge_pmd, page_mapcount_batch,
+  wp_page_reuse, wp_huge_pmd_reuse, pgtable_alloc, do_huge_pmd_wp_page_fallback,
+} from "./memory";
+
+/** Build a machine of `frames` 4 KiB frames under the given PROFILE_* bits. */
+export function init(frames: u32, profile: u32): i32 {
+  if (__heap_base > 0x10000) return -2; // static data would overlap the globals
+  store<u32>(G_PROFILE, profile);
+  return mem_init(frames);
+}
+export function last_error(): i32 { return load<i32>(G_LAST_ERROR); }
+export function clear_error(): void { store<i32>(G_LAST_ERROR, 0); }
+export function page_mapcount(pfn: u32): i32 { return rmap.page_mapcount(pfn_to_page(pfn)); }
+export function total_mapcount(pfn: u32): i32 { return rmap.total_mapcount(compound_head(pfn_to_page(pfn))); }
+export function compound_mapcount(pfn: u32): i32 { return rmap.compound_mapcount(pfn_to_page(pfn)); }
+export function head_pfn(pfn: u32): u32 { return page_to_pfn(compound_head(pfn_to_page(pfn))); }
+export function compound_order(pfn: u32): u32 { return _compound_order(compound_head(pfn_to_page(pfn))); }
+export function thp_is_queued(pfn: u32): bool { return _thp_is_queued(pfn_to_page(pfn)); }
+export function split_huge_page(pfn: u32): i32 { return _split_huge_page(pfn_to_page(pfn)); }

@@ -1,0 +1,187 @@
+// The page-level halves of the fault, fork, zap and COW paths of
+// mm/memory.c and mm/huge_memory.c. The host walks and writes the x86-64
+// page tables; everything that touches struct pages happens here, one call
+// per fault or per batch of PTEs (the host fills the scratch buffer with
+// PFNs), never one call per subpage.
+import {
+  SCRATCH_BASE, NIL, HPAGE_PMD_NR, ERR_NOMEM, ERR_FALLBACK, PG_anon_exclusive, PAGE_REFCOUNT,
+  PROFILE_MM_ID, PROFILE_ANON_EXCLUSIVE, VM_THP_FAULT_ALLOC, VM_THP_FAULT_FALLBACK,
+  VM_THP_COLLAPSE_ALLOC, G_RESULT1,
+} from "./layout";
+import {
+  pfn_to_page, compound_head, PageCompound, set_error, count_vm_event, profile_has, test_bit,
+  set_bit,
+} from "./page";
+import { alloc_pages, pte_alloc_one, __free_pages } from "./page_alloc";
+import { page_add_new_anon_rmap, page_dup_rmap, page_remove_rmap, page_mapcount, split_huge_pmd_rmap } from "./rmap";
+import { thp_alloc, get_page, put_page } from "./huge_memory";
+import { large_mapcount_raw, folio_maybe_mapped_shared_bit } from "./mm_id";
+
+@inline function scratch(i: u32): u32 { return load<u32>(SCRATCH_BASE + (i << 2)); }
+@inline function set_scratch(i: u32, v: u32): void { store<u32>(SCRATCH_BASE + (i << 2), v); }
+
+/**
+ * do_anonymous_page (write fault): a new zeroed order-0 page mapped
+ * exclusively by `mm`. Returns its PFN, or -ERR_NOMEM.
+ */
+export function do_anonymous_page(mm: u32, av: u32, vpn: f64): i32 {
+  const pfn = alloc_pages(0);
+  if (pfn == NIL) return set_error(ERR_NOMEM);
+  page_add_new_anon_rmap(pfn_to_page(pfn), false, mm, av, u64(vpn));
+  return i32(pfn);
+}
+
+/**
+ * do_huge_pmd_anonymous_page (write fault): a new THP mapped by one PMD,
+ * plus the page table to deposit for a later split (G_RESULT1). Returns the
+ * head PFN, -ERR_FALLBACK when no order-9 block is free (the caller maps an
+ * order-0 page instead), or -ERR_NOMEM when the deposit table can't be had.
+ */
+export function do_huge_pmd_anonymous_page(mm: u32, av: u32, vpn: f64): i32 {
+  const pfn = thp_alloc();
+  if (pfn == NIL) {
+    count_vm_event(VM_THP_FAULT_FALLBACK);
+    return set_error(ERR_FALLBACK);
+  }
+  const table = pte_alloc_one();
+  if (table == NIL) {
+    put_page(pfn_to_page(pfn));
+    return set_error(ERR_NOMEM);
+  }
+  page_add_new_anon_rmap(pfn_to_page(pfn), true, mm, av, u64(vpn));
+  count_vm_event(VM_THP_FAULT_ALLOC);
+  store<u32>(G_RESULT1, table);
+  return i32(pfn);
+}
+
+/**
+ * A new THP mapped by one PMD without a deposit table: the 4.5 whole-THP
+ * COW copy and MADV_COLLAPSE (which deposits the old table). Returns the head
+ * PFN or -ERR_FALLBACK.
+ */
+export function alloc_thp_pmd_mapped(mm: u32, av: u32, vpn: f64, collapse: bool): i32 {
+  const pfn = thp_alloc();
+  if (pfn == NIL) return set_error(ERR_FALLBACK);
+  page_add_new_anon_rmap(pfn_to_page(pfn), true, mm, av, u64(vpn));
+  if (collapse) count_vm_event(VM_THP_COLLAPSE_ALLOC);
+  return i32(pfn);
+}
+
+/** zap_pte_range's per-PTE work for `n` PFNs in scratch: unmap, drop the reference. */
+export function zap_pte_batch(n: u32, mm: u32): void {
+  for (let i: u32 = 0; i < n; i++) {
+    const page = pfn_to_page(scratch(i));
+    page_remove_rmap(page, false, mm);
+    put_page(page);
+  }
+}
+
+/** copy_one_pte's per-PTE work for `n` PFNs in scratch: get_page + page_dup_rmap. */
+export function dup_pte_batch(n: u32, mm: u32): void {
+  for (let i: u32 = 0; i < n; i++) {
+    const page = pfn_to_page(scratch(i));
+    get_page(page);
+    page_dup_rmap(page, false, mm);
+  }
+}
+
+/** zap_huge_pmd: remove a PMD mapping of a THP and drop its reference. */
+export function zap_huge_pmd(pfn: u32, mm: u32): void {
+  const head = pfn_to_page(pfn);
+  page_remove_rmap(head, true, mm);
+  put_page(head);
+}
+
+/** copy_huge_pmd: the child's PMD maps the same THP. */
+export function copy_huge_pmd(pfn: u32, mm: u32): void {
+  const head = pfn_to_page(pfn);
+  get_page(head);
+  page_dup_rmap(head, true, mm);
+}
+
+/** __split_huge_pmd_locked for a THP PMD of `mm` (the host rewrites the entries). */
+export function split_huge_pmd(pfn: u32, mm: u32): void {
+  split_huge_pmd_rmap(pfn_to_page(pfn), mm);
+}
+
+/** page_mapcount for `n` PFNs in scratch, answered in place. */
+export function page_mapcount_batch(n: u32): void {
+  for (let i: u32 = 0; i < n; i++) set_scratch(i, u32(page_mapcount(pfn_to_page(scratch(i)))));
+}
+
+/**
+ * do_wp_page's reuse decision for an anonymous page mapped read-only by a
+ * PTE (wp_can_reuse_anon_folio in 6.x, reuse_swap_page in 4.5). Returns 1
+ * and marks the page exclusive when it may be written in place, 0 when the
+ * caller must copy it.
+ */
+export function wp_page_reuse(pfn: u32): i32 {
+  const page = pfn_to_page(pfn);
+  if (profile_has(PROFILE_ANON_EXCLUSIVE) && test_bit(page, PG_anon_exclusive)) return 1;
+  let reuse = false;
+  if (!PageCompound(page)) {
+    reuse = profile_has(PROFILE_MM_ID)
+      ? load<i32>(page + PAGE_REFCOUNT) == 1 // 6.x: only our reference
+      : page_mapcount(page) == 1; // 4.5 reuse_swap_page
+  } else if (profile_has(PROFILE_MM_ID)) {
+    // __wp_can_reuse_large_anon_folio (6.15+)
+    const head = compound_head(page);
+    const mapcount = large_mapcount_raw(head) + 1;
+    reuse = mapcount > 1 && !folio_maybe_mapped_shared_bit(head) && mapcount == load<i32>(head + PAGE_REFCOUNT);
+  } // 4.5: reuse_swap_page refuses every PageTransCompound page
+  if (reuse && profile_has(PROFILE_ANON_EXCLUSIVE)) set_bit(page, PG_anon_exclusive);
+  return reuse ? 1 : 0;
+}
+
+/**
+ * do_huge_pmd_wp_page's reuse decision for a read-only THP PMD. 6.x: the
+ * page is exclusive or ours is the only reference; 4.5: page_mapcount == 1
+ * and page_count == 1. Returns 1 to make the PMD writable in place.
+ */
+export function wp_huge_pmd_reuse(pfn: u32): i32 {
+  const head = pfn_to_page(pfn);
+  let reuse: bool;
+  if (profile_has(PROFILE_ANON_EXCLUSIVE)) {
+    reuse = test_bit(head, PG_anon_exclusive) || load<i32>(head + PAGE_REFCOUNT) == 1;
+    if (reuse) set_bit(head, PG_anon_exclusive);
+  } else {
+    reuse = page_mapcount(head) == 1 && load<i32>(head + PAGE_REFCOUNT) == 1;
+  }
+  return reuse ? 1 : 0;
+}
+
+/** Allocate a page-table page for the host; returns the PFN or -ERR_NOMEM. */
+export function pgtable_alloc(): i32 {
+  const pfn = pte_alloc_one();
+  if (pfn == NIL) return set_error(ERR_NOMEM);
+  return i32(pfn);
+}
+
+
+
+/**
+ * do_huge_pmd_wp_page_fallback (4.5): no THP for the COW copy, so copy the
+ * 2 MiB into 512 new order-0 pages (PFNs left in scratch[0..511]), then drop
+ * the old PMD mapping. Returns 0, or -ERR_NOMEM with nothing changed.
+ */
+export function do_huge_pmd_wp_page_fallback(oldHeadPfn: u32, mm: u32, av: u32, vpn: f64): i32 {
+  for (let i: u32 = 0; i < HPAGE_PMD_NR; i++) {
+    const pfn = alloc_pages(0);
+    if (pfn == NIL) {
+      for (let j: u32 = 0; j < i; j++) {
+        const p = pfn_to_page(scratch(j));
+        store<i32>(p + PAGE_REFCOUNT, 0);
+        __free_pages(p, 0);
+      }
+      return set_error(ERR_NOMEM);
+    }
+    set_scratch(i, pfn);
+  }
+  for (let i: u32 = 0; i < HPAGE_PMD_NR; i++) {
+    page_add_new_anon_rmap(pfn_to_page(scratch(i)), false, mm, av, u64(vpn) + i);
+  }
+  const head = pfn_to_page(oldHeadPfn);
+  page_remove_rmap(head, true, mm);
+  put_page(head);
+  return 0;
+}

@@ -1,0 +1,361 @@
+// The buddy allocator and compound-page setup (mm/page_alloc.c, Linux 4.5):
+// free_area[0..10] lists linked through page->lru, PageBuddy as the
+// _mapcount sentinel -128 with the order in page_private, split on
+// allocation (expand) and merge on free (__free_one_page), and the
+// allocation/free-time page checks that turn corruption into bad_page().
+import {
+  MEM_MAP_BASE, STRUCT_PAGE_SIZE, MAX_ORDER, G_FREE_AREA, FREE_AREA_STRIDE, G_NR_FRAMES,
+  PAGE_FLAGS, PAGE_LRU_NEXT, PAGE_PRIVATE, PAGE_MAPPING, PAGE_INDEX, PAGE_MAPCOUNT,
+  PAGE_REFCOUNT, PAGE_COMPOUND_HEAD, PAGE_COMPOUND_DTOR, PAGE_COMPOUND_ORDER, PAGE_MEMCG,
+  PAGE_BUDDY_MAPCOUNT_VALUE, PG_head, PG_reserved, PG_pgtable, TAIL_MAPPING,
+  COMPOUND_PAGE_DTOR, PAGE_FLAGS_CHECK_AT_FREE, PAGE_FLAGS_CHECK_AT_PREP,
+  BAD_MAPCOUNT, BAD_MAPPING, BAD_REFCOUNT, BAD_FLAGS, BAD_COMPOUND_MAPCOUNT, BAD_TAIL,
+  VM_NR_FREE_PAGES, VM_PGALLOC, VM_PGFREE, VM_NR_PAGETABLE, G_ZERO_PFN, G_HUGE_ZERO_PFN,
+  G_PT_POOL_BASE, G_PT_POOL_CAPACITY, G_PT_POOL_FREE, G_PT_POOL_TOP, NIL, PAGE_SHIFT,
+  G_SPLIT_QUEUE, PAGE_LARGE_MAPCOUNT, PAGE_MM_ID0, PAGE_MM_ID1, PAGE_MM_ID_MAPCOUNT0,
+  PAGE_MM_ID_MAPCOUNT1, PAGE_DEFERRED_LIST, G_VMSTAT, VM_NR_COUNTERS,
+} from "./layout";
+import {
+  pfn_to_page, page_to_pfn, nth_page, list_init, list_add, list_add_tail, list_del,
+  list_empty, list_next, bad_page, count_vm_event, set_bit, clear_bit, test_bit,
+  compound_mapcount_ptr,
+} from "./page";
+
+// ---- PageBuddy (4.5: _mapcount == PAGE_BUDDY_MAPCOUNT_VALUE) ---------------
+@inline function PageBuddy(page: u32): bool {
+  return load<i32>(page + PAGE_MAPCOUNT) == PAGE_BUDDY_MAPCOUNT_VALUE;
+}
+@inline function set_page_order(page: u32, order: u32): void {
+  store<u32>(page + PAGE_PRIVATE, order);
+  store<i32>(page + PAGE_MAPCOUNT, PAGE_BUDDY_MAPCOUNT_VALUE);
+}
+@inline function rmv_page_order(page: u32): void {
+  store<i32>(page + PAGE_MAPCOUNT, -1);
+  store<u32>(page + PAGE_PRIVATE, 0);
+}
+@inline export function page_order(page: u32): u32 { return load<u32>(page + PAGE_PRIVATE); }
+@inline function free_list(order: u32): u32 { return G_FREE_AREA + order * FREE_AREA_STRIDE; }
+@inline function nr_free_ptr(order: u32): u32 { return G_FREE_AREA + order * FREE_AREA_STRIDE + 16; }
+@inline function lru(page: u32): u32 { return page + PAGE_LRU_NEXT; }
+@inline function lru_to_page(node: u32): u32 { return node - PAGE_LRU_NEXT; }
+
+@inline export function nr_frames(): u32 { return load<u32>(G_NR_FRAMES); }
+
+/**
+ * Build the memory map: every struct page zeroed with _mapcount -1, then all
+ * frames handed to the buddy allocator in the largest aligned blocks, then
+ * the 4 KiB zero page reserved (mm/memory.c's ZERO_PAGE is a reserved frame).
+ */
+export function mem_init(frames: u32): i32 {
+  const end = MEM_MAP_BASE + frames * STRUCT_PAGE_SIZE;
+  // Page-table pool starts page-aligned after mem_map.
+  const poolBase = (end + 0xfff) & ~0xfff;
+  const needPages = i32((poolBase + 0xffff) >>> 16) - memory.size();
+  if (needPages > 0 && memory.grow(needPages) < 0) return -1;
+  memory.fill(MEM_MAP_BASE, 0, end - MEM_MAP_BASE);
+  for (let o: u32 = 0; o < MAX_ORDER; o++) {
+    list_init(free_list(o));
+    store<u32>(nr_free_ptr(o), 0);
+  }
+  for (let i: u32 = 0; i < VM_NR_COUNTERS; i++) store<u32>(G_VMSTAT + (i << 2), 0);
+  store<u32>(G_NR_FRAMES, frames);
+  store<u32>(G_PT_POOL_BASE, poolBase);
+  store<u32>(G_PT_POOL_CAPACITY, (u32(memory.size()) << 16) > poolBase ? ((u32(memory.size()) << 16) - poolBase) >> PAGE_SHIFT : 0);
+  store<u32>(G_PT_POOL_FREE, NIL);
+  store<u32>(G_PT_POOL_TOP, 0);
+  store<u32>(G_HUGE_ZERO_PFN, NIL);
+  list_init(G_SPLIT_QUEUE);
+  for (let pfn: u32 = 0; pfn < frames; pfn++) {
+    store<i32>(pfn_to_page(pfn) + PAGE_MAPCOUNT, -1);
+  }
+  // Hand every frame to the buddy lists in maximal aligned blocks, in
+  // ascending order at the tail of each list, so the lowest PFNs are handed
+  // out first. No merging is needed: the blocks are already maximal.
+  let pfn: u32 = 0;
+  while (pfn < frames) {
+    let order: u32 = MAX_ORDER - 1;
+    while (order > 0 && ((pfn & ((1 << order) - 1)) != 0 || pfn + (1 << order) > frames)) order--;
+    const page = pfn_to_page(pfn);
+    set_page_order(page, order);
+    list_add_tail(lru(page), free_list(order));
+    store<u32>(nr_free_ptr(order), load<u32>(nr_free_ptr(order)) + 1);
+    count_vm_event(VM_NR_FREE_PAGES, 1 << order);
+    pfn += 1 << order;
+  }
+  // The shared zero page: a reserved frame, never counted, never freed.
+  const zp = __rmqueue(0);
+  if (zp == NIL) return -1;
+  const zpage = pfn_to_page(zp);
+  prep_new_page(zpage, 0);
+  set_bit(zpage, PG_reserved);
+  store<u32>(G_ZERO_PFN, zp);
+  return 0;
+}
+
+// ---- freeing ----------------------------------------------------------------
+/** __free_one_page: merge with free buddies as far as possible, then list it. */
+function __free_one_page(page: u32, pfn: u32, order: u32): void {
+  const frames = nr_frames();
+  count_vm_event(VM_NR_FREE_PAGES, 1 << order);
+  while (order < MAX_ORDER - 1) {
+    const buddy_pfn = pfn ^ (1 << order);
+    if (buddy_pfn >= frames) break;
+    const buddy = pfn_to_page(buddy_pfn);
+    if (!PageBuddy(buddy) || page_order(buddy) != order) break;
+    list_del(lru(buddy));
+    store<u32>(nr_free_ptr(order), load<u32>(nr_free_ptr(order)) - 1);
+    rmv_page_order(buddy);
+    const combined = buddy_pfn & pfn;
+    pfn = combined;
+    page = pfn_to_page(pfn);
+    order++;
+  }
+  set_page_order(page, order);
+  list_add(lru(page), free_list(order));
+  store<u32>(nr_free_ptr(order), load<u32>(nr_free_ptr(order)) + 1);
+}
+
+/** free_pages_check: the per-page checks at free time. Returns true if bad. */
+function free_pages_check(page: u32): bool {
+  if (load<i32>(page + PAGE_MAPCOUNT) != -1) { bad_page(page, BAD_MAPCOUNT); return true; }
+  if (load<u32>(page + PAGE_MAPPING) != 0) { bad_page(page, BAD_MAPPING); return true; }
+  if (load<i32>(page + PAGE_REFCOUNT) != 0) { bad_page(page, BAD_REFCOUNT); return true; }
+  if ((load<u32>(page + PAGE_FLAGS) & PAGE_FLAGS_CHECK_AT_FREE) != 0) { bad_page(page, BAD_FLAGS); return true; }
+  store<u32>(page + PAGE_FLAGS, load<u32>(page + PAGE_FLAGS) & ~PAGE_FLAGS_CHECK_AT_PREP);
+  store<u64>(page + PAGE_INDEX, 0);
+  store<u32>(page + PAGE_PRIVATE, 0);
+  return false;
+}
+
+/** free_tail_pages_check (CONFIG_DEBUG_VM semantics): returns true if bad. */
+function free_tail_pages_check(head: u32, i: u32): bool {
+  const page = nth_page(head, i);
+  let bad = false;
+  if (i == 1) {
+    if (load<i32>(compound_mapcount_ptr(head)) != -1) { bad_page(page, BAD_COMPOUND_MAPCOUNT); bad = true; }
+    // compound_mapcount overlays mapping; clear the CONFIG_MM_ID words too.
+    store<u32>(page + PAGE_COMPOUND_DTOR, 0);
+    store<u32>(page + PAGE_COMPOUND_ORDER, 0);
+    store<u64>(page + PAGE_LARGE_MAPCOUNT, 0);
+    store<u32>(page + PAGE_MM_ID0, 0);
+    store<u32>(page + PAGE_MM_ID1, 0);
+    store<u32>(page + PAGE_MM_ID_MAPCOUNT0, 0);
+    store<u32>(page + PAGE_MM_ID_MAPCOUNT1, 0);
+  } else if (i == 2) {
+    // the deferred list node: ignored here (free_transhuge_page unlinked it)
+    store<u64>(page + PAGE_INDEX, 0);
+  } else if (load<u32>(page + PAGE_MAPPING) != TAIL_MAPPING) {
+    bad_page(page, BAD_TAIL); bad = true;
+  }
+  if ((load<u32>(page + PAGE_COMPOUND_HEAD)) != head + 1) { bad_page(page, BAD_TAIL); bad = true; }
+  store<u32>(page + PAGE_MAPPING, 0);
+  store<u32>(page + PAGE_COMPOUND_HEAD, 0);
+  return bad;
+}
+
+/**
+ * __free_pages_ok / free_pages_prepare: check every page of the block, then
+ * give it back to the buddy allocator. A bad page is reported and the block
+ * is leaked (as the kernel does), never silently reused.
+ */
+export function __free_pages(page: u32, order: u32): void {
+  let bad = false;
+  if (order > 0) {
+    clear_bit(page, PG_head);
+    const n: u32 = 1 << order;
+    for (let i: u32 = 1; i < n; i++) {
+      if (free_tail_pages_check(page, i)) bad = true;
+      if (free_pages_check(nth_page(page, i))) bad = true;
+    }
+  }
+  // An anonymous page's mapping is cleared by the free path itself.
+  if ((load<u32>(page + PAGE_MAPPING) & 1) != 0) store<u32>(page + PAGE_MAPPING, 0);
+  if (free_pages_check(page)) bad = true;
+  if (bad) return;
+  count_vm_event(VM_PGFREE, 1 << order);
+  __free_one_page(page, page_to_pfn(page), order);
+}
+
+// ---- allocation -------------------------------------------------------------
+/** __rmqueue_smallest + expand: take a block of at least `order`, split the rest back. */
+function __rmqueue(order: u32): u32 {
+  for (let current = order; current < MAX_ORDER; current++) {
+    const head = free_list(current);
+    if (list_empty(head)) continue;
+    const page = lru_to_page(list_next(head));
+    list_del(lru(page));
+    rmv_page_order(page);
+    store<u32>(nr_free_ptr(current), load<u32>(nr_free_ptr(current)) - 1);
+    // expand(): hand the upper halves back, keep the low part.
+    let high = current;
+    let size: u32 = 1 << current;
+    while (high > order) {
+      high--;
+      size >>= 1;
+      const buddy = nth_page(page, size);
+      set_page_order(buddy, high);
+      list_add(lru(buddy), free_list(high));
+      store<u32>(nr_free_ptr(high), load<u32>(nr_free_ptr(high)) + 1);
+    }
+    count_vm_event(VM_NR_FREE_PAGES, -(1 << order));
+    count_vm_event(VM_PGALLOC, 1 << order);
+    return page_to_pfn(page);
+  }
+  return NIL;
+}
+
+/** check_new_page: a free page must be pristine. Returns true if bad. */
+function check_new_page(page: u32): bool {
+  if (load<i32>(page + PAGE_MAPCOUNT) != -1) { bad_page(page, BAD_MAPCOUNT); return true; }
+  if (load<u32>(page + PAGE_MAPPING) != 0) { bad_page(page, BAD_MAPPING); return true; }
+  if (load<i32>(page + PAGE_REFCOUNT) != 0) { bad_page(page, BAD_REFCOUNT); return true; }
+  if ((load<u32>(page + PAGE_FLAGS) & PAGE_FLAGS_CHECK_AT_PREP) != 0) { bad_page(page, BAD_FLAGS); return true; }
+  return false;
+}
+
+/** prep_new_page: _refcount = 1 (set_page_refcounted). */
+@inline function prep_new_page(page: u32, order: u32): void {
+  store<i32>(page + PAGE_REFCOUNT, 1);
+}
+
+/** prep_compound_page (4.5): head flag, dtor/order in H[1], tails point at the head. */
+export function prep_compound_page(head: u32, order: u32): void {
+  const n: u32 = 1 << order;
+  const first = nth_page(head, 1);
+  store<u32>(first + PAGE_COMPOUND_DTOR, COMPOUND_PAGE_DTOR);
+  store<u32>(first + PAGE_COMPOUND_ORDER, order);
+  set_bit(head, PG_head);
+  for (let i: u32 = 1; i < n; i++) {
+    const p = nth_page(head, i);
+    store<i32>(p + PAGE_REFCOUNT, 0);
+    store<u32>(p + PAGE_MAPPING, TAIL_MAPPING);
+    store<u32>(p + PAGE_COMPOUND_HEAD, head + 1);
+  }
+  store<i32>(compound_mapcount_ptr(head), -1); // overwrites H[1]'s poison
+}
+
+/**
+ * alloc_pages(order): a block with _refcount 1 (compound if order > 0), or
+ * NIL when no block of that order is free. Runs check_new_page on every page.
+ */
+export function alloc_pages(order: u32): u32 {
+  const pfn = __rmqueue(order);
+  if (pfn == NIL) return NIL;
+  const page = pfn_to_page(pfn);
+  const n: u32 = 1 << order;
+  for (let i: u32 = 0; i < n; i++) {
+    if (check_new_page(nth_page(page, i))) return NIL; // leaked, reported
+  }
+  prep_new_page(page, order);
+  if (order > 0) prep_compound_page(page, order);
+  return pfn;
+}
+
+export function nr_free_pages(): u32 {
+  let total: u32 = 0;
+  for (let o: u32 = 0; o < MAX_ORDER; o++) total += load<u32>(nr_free_ptr(o)) << o;
+  return total;
+}
+
+/** Free blocks of exactly `order`. */
+export function nr_free_order(order: u32): u32 { return load<u32>(nr_free_ptr(order)); }
+
+/**
+ * Walk every free list and check each block: PageBuddy, order recorded,
+ * aligned, inside memory, and no frame listed twice. Returns 0 or the first
+ * offending PFN + 1 (stored negated), the count of free frames in G_RESULT1.
+ */
+export function check_free_lists(): i32 {
+  const frames = nr_frames();
+  for (let o: u32 = 0; o < MAX_ORDER; o++) {
+    const head = free_list(o);
+    let node = list_next(head);
+    let count: u32 = 0;
+    while (node != head) {
+      const page = lru_to_page(node);
+      const pfn = page_to_pfn(page);
+      if (page < MEM_MAP_BASE || pfn >= frames) return -1;
+      if (!PageBuddy(page) || page_order(page) != o) return -i32(pfn + 1);
+      if ((pfn & ((1 << o) - 1)) != 0 || pfn + (1 << o) > frames) return -i32(pfn + 1);
+      for (let i: u32 = 1; i < (1 << o); i++) {
+        const t = nth_page(page, i);
+        if (PageBuddy(t) || load<i32>(t + PAGE_REFCOUNT) != 0) return -i32(pfn + i + 1);
+      }
+      count++;
+      if (count > frames) return -1; // a loop in the list
+      node = list_next(node);
+    }
+    if (count != load<u32>(nr_free_ptr(o))) return -1;
+  }
+  return 0;
+}
+
+/** Whether `pfn` is inside a free buddy block (for the leak check). */
+export function pfn_is_free(pfn: u32): bool {
+  for (let o: u32 = 0; o < MAX_ORDER; o++) {
+    const start = pfn & ~((1 << o) - 1);
+    const page = pfn_to_page(start);
+    if (PageBuddy(page) && page_order(page) == o) return true;
+  }
+  return false;
+}
+
+// ---- page-table pages (pte_alloc_one / pte_free, pgtable ctor/dtor) --------
+// A page-table page is an ordinary order-0 frame. Its 4 KiB of entries live
+// in the pool after mem_map; the slot number is kept in page_private (the
+// role struct ptdesc plays in the kernel).
+function pool_slot_get(): u32 {
+  let slot = load<u32>(G_PT_POOL_FREE);
+  if (slot != NIL) {
+    const addr = load<u32>(G_PT_POOL_BASE) + (slot << PAGE_SHIFT);
+    store<u32>(G_PT_POOL_FREE, load<u32>(addr));
+    return slot;
+  }
+  slot = load<u32>(G_PT_POOL_TOP);
+  if (slot >= load<u32>(G_PT_POOL_CAPACITY)) {
+    // grow by 64 tables (256 KiB) at a time
+    if (memory.grow(4) < 0) return NIL;
+    store<u32>(G_PT_POOL_CAPACITY, ((u32(memory.size()) << 16) - load<u32>(G_PT_POOL_BASE)) >> PAGE_SHIFT);
+  }
+  store<u32>(G_PT_POOL_TOP, slot + 1);
+  return slot;
+}
+
+export function pt_table_addr(pfn: u32): u32 {
+  return load<u32>(G_PT_POOL_BASE) + (load<u32>(pfn_to_page(pfn) + PAGE_PRIVATE) << PAGE_SHIFT);
+}
+
+/** pte_alloc_one (+ pgtable_page_ctor): a zeroed page-table page, or NIL. */
+export function pte_alloc_one(): u32 {
+  const pfn = alloc_pages(0);
+  if (pfn == NIL) return NIL;
+  const slot = pool_slot_get();
+  const page = pfn_to_page(pfn);
+  if (slot == NIL) {
+    store<i32>(page + PAGE_REFCOUNT, 0);
+    __free_pages(page, 0);
+    return NIL;
+  }
+  set_bit(page, PG_pgtable);
+  store<u32>(page + PAGE_PRIVATE, slot);
+  memory.fill(load<u32>(G_PT_POOL_BASE) + (slot << PAGE_SHIFT), 0, 4096);
+  count_vm_event(VM_NR_PAGETABLE, 1);
+  return pfn;
+}
+
+/** pte_free (+ pgtable_page_dtor). */
+export function pte_free(pfn: u32): void {
+  const page = pfn_to_page(pfn);
+  const slot = load<u32>(page + PAGE_PRIVATE);
+  const addr = load<u32>(G_PT_POOL_BASE) + (slot << PAGE_SHIFT);
+  store<u32>(addr, load<u32>(G_PT_POOL_FREE));
+  store<u32>(G_PT_POOL_FREE, slot);
+  clear_bit(page, PG_pgtable);
+  store<u32>(page + PAGE_PRIVATE, 0);
+  count_vm_event(VM_NR_PAGETABLE, -1);
+  const r = load<i32>(page + PAGE_REFCOUNT) - 1;
+  store<i32>(page + PAGE_REFCOUNT, r);
+  if (r == 0) __free_pages(page, 0);
+}
+
+export function is_pgtable_page(pfn: u32): bool { return test_bit(pfn_to_page(pfn), PG_pgtable); }

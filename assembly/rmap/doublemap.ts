@@ -1,0 +1,133 @@
+// The Linux 4.5 "DoubleMap" mapcount scheme (Kirill Shutemov's THP
+// refcounting rework): whole-PMD mappings are counted once in
+// compound_mapcount (H[1], -1 based), PTE mappings in each subpage's own
+// _mapcount, and while a THP is mapped both ways PG_double_map (H[1].flags)
+// says every subpage _mapcount carries a +1 offset. page_mapcount() adds it
+// all up. Emulates mm/rmap.c (do_page_add_anon_rmap, page_add_new_anon_rmap,
+// page_remove_rmap, page_remove_anon_compound_rmap), the mapcount half of
+// __split_huge_pmd_locked (mm/huge_memory.c) and __page_mapcount /
+// total_mapcount. Statistics follow the 4.5 names.
+import {
+  STRUCT_PAGE_SIZE, HPAGE_PMD_NR, PAGE_MAPCOUNT, PG_double_map, VM_NR_ANON_PAGES,
+  VM_NR_ANON_THPS, PROFILE_QUEUE_FULLY_UNMAPPED,
+} from "../layout";
+import {
+  nth_page, compound_head, compound_mapcount_ptr, PageCompound, PageHead, PageDoubleMap,
+  test_and_set_bit, test_and_clear_bit, count_vm_event, profile_has,
+} from "../page";
+
+/** Add `d` to every subpage _mapcount; returns how many went from 0 to -1. */
+@inline function add_all_subpages(head: u32, d: i32): i32 {
+  let negative = 0;
+  for (let i: u32 = 0; i < HPAGE_PMD_NR; i++) {
+    const p = nth_page(head, i) + PAGE_MAPCOUNT;
+    const v = load<i32>(p) + d;
+    store<i32>(p, v);
+    if (v < 0) negative++;
+  }
+  return negative;
+}
+
+/** page_add_new_anon_rmap: the first mapping of a brand-new page. */
+export function doublemap_add_new_anon_rmap(page: u32, compound: bool): void {
+  if (compound) {
+    store<i32>(compound_mapcount_ptr(page), 0);
+    count_vm_event(VM_NR_ANON_THPS);
+    count_vm_event(VM_NR_ANON_PAGES, HPAGE_PMD_NR);
+  } else {
+    store<i32>(page + PAGE_MAPCOUNT, 0);
+    count_vm_event(VM_NR_ANON_PAGES);
+  }
+}
+
+/** do_page_add_anon_rmap / page_dup_rmap: one more mapping. */
+export function doublemap_add_anon_rmap(page: u32, compound: bool): void {
+  if (compound) {
+    const p = compound_mapcount_ptr(page);
+    const v = load<i32>(p) + 1;
+    store<i32>(p, v);
+    if (v == 0) { count_vm_event(VM_NR_ANON_THPS); count_vm_event(VM_NR_ANON_PAGES, HPAGE_PMD_NR); }
+  } else {
+    const v = load<i32>(page + PAGE_MAPCOUNT) + 1;
+    store<i32>(page + PAGE_MAPCOUNT, v);
+    if (v == 0) count_vm_event(VM_NR_ANON_PAGES);
+  }
+}
+
+/**
+ * page_remove_rmap. Returns 1 when the THP must go on the deferred split
+ * queue (the caller queues it: deferred_split_huge_page), else 0.
+ */
+export function doublemap_remove_rmap(page: u32, compound: bool): i32 {
+  if (compound) return page_remove_anon_compound_rmap(page);
+  const v = load<i32>(page + PAGE_MAPCOUNT) - 1;
+  store<i32>(page + PAGE_MAPCOUNT, v);
+  if (v >= 0) return 0; // still mapped elsewhere, or the DoubleMap offset holds it
+  count_vm_event(VM_NR_ANON_PAGES, -1);
+  return PageCompound(page) ? 1 : 0; // a subpage just became unmapped
+}
+
+/** page_remove_anon_compound_rmap (4.5). */
+function page_remove_anon_compound_rmap(head: u32): i32 {
+  const p = compound_mapcount_ptr(head);
+  const c = load<i32>(p) - 1;
+  store<i32>(p, c);
+  if (c >= 0) return 0; // other PMD mappings remain
+  count_vm_event(VM_NR_ANON_THPS, -1);
+  let nr: i32;
+  if (test_and_clear_bit(head + STRUCT_PAGE_SIZE, PG_double_map)) {
+    nr = add_all_subpages(head, -1); // drop the offset; count fully unmapped subpages
+  } else {
+    nr = HPAGE_PMD_NR; // no PTE mapping can coexist without DoubleMap
+  }
+  if (nr > 0) {
+    count_vm_event(VM_NR_ANON_PAGES, -nr);
+    // 4.5 queues even a fully unmapped THP (freed right after); 6.1+ only
+    // queues a genuinely partially mapped one.
+    if (profile_has(PROFILE_QUEUE_FULLY_UNMAPPED) || nr < i32(HPAGE_PMD_NR)) return 1;
+  }
+  return 0;
+}
+
+/**
+ * The mapcount transitions of __split_huge_pmd_locked (non-freeze): each
+ * subpage gains a PTE mapping; if other PMDs still map the THP, DoubleMap is
+ * set (once) with its +1 offset, before the compound mapcount drops, so
+ * page_mapped() never sees a false "unmapped". The caller did R += 511.
+ */
+export function doublemap_split_pmd(head: u32): void {
+  add_all_subpages(head, 1);
+  const p = compound_mapcount_ptr(head);
+  if (load<i32>(p) + 1 > 1 && !test_and_set_bit(head + STRUCT_PAGE_SIZE, PG_double_map)) {
+    add_all_subpages(head, 1);
+  }
+  const c = load<i32>(p) - 1;
+  store<i32>(p, c);
+  if (c < 0) {
+    count_vm_event(VM_NR_ANON_THPS, -1);
+    if (test_and_clear_bit(head + STRUCT_PAGE_SIZE, PG_double_map)) add_all_subpages(head, -1);
+  }
+}
+
+/** page_mapcount (4.5 __page_mapcount for compound pages). */
+export function doublemap_page_mapcount(page: u32): i32 {
+  const m = load<i32>(page + PAGE_MAPCOUNT) + 1;
+  if (!PageCompound(page)) return m;
+  const head = compound_head(page);
+  return m + (load<i32>(compound_mapcount_ptr(head)) + 1) - (PageDoubleMap(head) ? 1 : 0);
+}
+
+/** total_mapcount (4.5): (C+1) + sum(M[i]+1) - 512*DM. */
+export function doublemap_total_mapcount(page: u32): i32 {
+  if (!PageHead(page)) return load<i32>(page + PAGE_MAPCOUNT) + 1;
+  let sum: i32 = load<i32>(compound_mapcount_ptr(page)) + 1;
+  for (let i: u32 = 0; i < HPAGE_PMD_NR; i++) sum += load<i32>(nth_page(page, i) + PAGE_MAPCOUNT) + 1;
+  if (PageDoubleMap(page)) sum -= HPAGE_PMD_NR;
+  return sum;
+}
+
+/** compound_mapcount(): C + 1 (0 for a non-compound page). */
+export function doublemap_compound_mapcount(page: u32): i32 {
+  if (!PageCompound(page)) return 0;
+  return load<i32>(compound_mapcount_ptr(compound_head(page))) + 1;
+}

@@ -1,0 +1,11 @@
+// thpemu: the public API, the same in Node and in a browser.
+export { Machine, UserError, OomError, BadPageError, DEFAULT_MEMORY } from "./machine.js";
+export type { MachineOptions, Advice, MadviseAdvice } from "./machine.js";
+export { runScenario, runOps, applyOp, InvariantError } from "./scenario/run.js";
+export type { RunOptions } from "./scenario/run.js";
+export { parseScenario, normalizeOp, ScenarioError } from "./scenario/parse.js";
+export type { Op } from "./scenario/parse.js";
+export type { ObservationRecord, PageRecord, RegionRecord, InspectRecord } from "./scenario/records.js";
+export { PROFILES, KERNELS } from "./profiles.js";
+export type { KernelName, Profile } from "./profiles.js";
+export { decodeEntry, entryHex } from "./pgtable/x86_64.js";

@@ -1,0 +1,420 @@
+// Machine: the public facade. One emulated machine (physical memory in the
+// WebAssembly core, processes with x86-64 page tables in the host) that runs
+// the scenario operations. Every method validates its arguments first and
+// throws a UserError without changing anything; an operation that runs out of
+// emulated memory half-way is rolled back from a snapshot.
+import { Core, BadPageError } from "./core/frames.js";
+import { PROFILES, type KernelName, type Profile } from "./profiles.js";
+import { PageTables } from "./pgtable/walk.js";
+import { PAGE_SIZE, PMD_SIZE, TASK_SIZE, _PAGE_PSE, _PAGE_SPECIAL, _PAGE_PRESENT, _PAGE_PROTNONE, entryPfn } from "./pgtable/x86_64.js";
+import type { Kernel, Mm, Process, Region, Vma } from "./mm/types.js";
+import { UserError, OomError, VM_READ, VM_WRITE, VM_HUGEPAGE, VM_NOHUGEPAGE } from "./mm/types.js";
+import { findVma, forEachPmd, vmasIn } from "./mm/vma.js";
+import { handleMmFault } from "./mm/fault.js";
+import { dupMm } from "./mm/fork.js";
+import { munmap as doMunmap, exitMmap } from "./mm/unmap.js";
+import { mprotect as doMprotect, type Prot } from "./mm/mprotect.js";
+import { madviseDontneed, madviseHugepage, madviseCollapse } from "./mm/madvise.js";
+import { splitFolio, thpsMappedIn, shrinkAll } from "./mm/huge_memory.js";
+import type { PageRecord, RegionRecord, InspectRecord } from "./scenario/records.js";
+import { checkInvariants } from "./check/invariants.js";
+
+export { UserError, OomError, BadPageError };
+export type Advice = "thp" | "nothp" | null;
+export type MadviseAdvice = "dontneed" | "hugepage" | "nohugepage" | "collapse";
+
+export interface MachineOptions {
+  /** Kernel profile: "linux-6.18" (default) or "linux-4.5". */
+  kernel?: KernelName;
+  /** Emulated physical memory in bytes (default 4 GiB; up to 64 GiB and more). */
+  memory?: number;
+  /** Use the debug build of the core (assertions on). */
+  debugCore?: boolean;
+}
+
+export const DEFAULT_MEMORY = 4 * 1024 ** 3;
+const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,31}$/;
+const MMAP_TOP = 0x7f0000000000; // where top-down mmap starts (below the stack)
+
+/** A deep copy of the host state plus the core's linear memory. */
+interface Snapshot {
+  memory: Uint8Array;
+  procs: string;
+  deposits: [number, number][];
+  nextMmId: number;
+  nextAnonVma: number;
+  dumps: number;
+}
+
+export class Machine {
+  readonly profile: Profile;
+  readonly memoryBytes: number;
+  /** @internal */ readonly k: Kernel;
+  /** Processes by name, including exited ones (names are never reused). */
+  readonly procs = new Map<string, Process>();
+  private dumps = 0;
+
+  private constructor(core: Core, profile: Profile, memoryBytes: number) {
+    this.profile = profile;
+    this.memoryBytes = memoryBytes;
+    this.k = { core, pt: new PageTables(core), profile, deposits: new Map(), nextMmId: 1, nextAnonVma: 1 };
+  }
+
+  /** Build a machine. */
+  static async create(opts: MachineOptions = {}): Promise<Machine> {
+    const profile = PROFILES[opts.kernel ?? "linux-6.18"];
+    if (!profile) throw new UserError(`unknown kernel profile '${opts.kernel}' (linux-6.18 or linux-4.5)`);
+    const bytes = opts.memory ?? DEFAULT_MEMORY;
+    if (!Number.isInteger(bytes) || bytes < 16 * 1024 * 1024 || bytes % PAGE_SIZE !== 0) {
+      throw new UserError(`memory size must be a multiple of 4 KiB and at least 16 MiB`);
+    }
+    if (bytes > 128 * 1024 ** 3) throw new UserError(`memory size above 128 GiB is not supported`);
+    const core = await Core.create(bytes / PAGE_SIZE, {
+      mmId: profile.mmId, anonExclusive: profile.anonExclusive, queueFullyUnmapped: profile.queueFullyUnmapped,
+    }, opts.debugCore);
+    return new Machine(core, profile, bytes);
+  }
+
+  /** The WebAssembly core (raw fields, vmstat, free pages). */
+  get core(): Core { return this.k.core; }
+
+  // ---- lookups ----------------------------------------------------------------
+  private live(name: string): Process {
+    const p = this.procs.get(name);
+    if (!p) throw new UserError(`unknown process '${name}'`);
+    if (!p.alive) throw new UserError(`process '${name}' has exited`);
+    return p;
+  }
+  private region(p: Process, name: string): Region {
+    const r = p.regions.get(name);
+    if (!r) throw new UserError(`unknown region '${name}' in process '${p.name}'`);
+    return r;
+  }
+  private range(p: Process, rname: string, off: number, len: number): { r: Region; start: number; end: number } {
+    const r = this.region(p, rname);
+    checkPageMultiple(off, "offset");
+    checkPageMultiple(len, "length");
+    if (off < 0 || len < 0 || off + len > r.size) {
+      throw new UserError(`range [${hex(off)}, ${hex(off + len)}) is outside region '${rname}' of ${hex(r.size)} bytes`);
+    }
+    return { r, start: r.start + off, end: r.start + off + len };
+  }
+  private newName(name: string, what: string): void {
+    if (!NAME_RE.test(name)) throw new UserError(`invalid ${what} name '${name}'`);
+  }
+
+  // ---- transactions -------------------------------------------------------------
+  /**
+   * Run `fn`; if it might need more frames than are free (`bound`), take a
+   * snapshot first and restore it when the operation fails, so a failed
+   * operation changes nothing.
+   */
+  private transact<T>(bound: number, fn: () => T): T {
+    const snap = this.k.core.nrFreePages() < bound ? this.snapshot() : undefined;
+    try {
+      const out = fn();
+      this.k.core.checkBadPage();
+      return out;
+    } catch (err) {
+      if (snap) this.restore(snap);
+      throw err;
+    }
+  }
+
+  /** @internal Copy the whole state (used for rollback and by the web view's step back). */
+  snapshot(): Snapshot {
+    const procs = JSON.stringify([...this.procs.values()].map((p) => ({ ...p, regions: [...p.regions.values()] })));
+    return {
+      memory: new Uint8Array(this.k.core.e.memory.buffer).slice(),
+      procs,
+      deposits: [...this.k.deposits],
+      nextMmId: this.k.nextMmId,
+      nextAnonVma: this.k.nextAnonVma,
+      dumps: this.dumps,
+    };
+  }
+  /** @internal */
+  restore(s: Snapshot): void {
+    new Uint8Array(this.k.core.e.memory.buffer).set(s.memory);
+    this.procs.clear();
+    for (const p of JSON.parse(s.procs) as (Omit<Process, "regions"> & { regions: Region[] })[]) {
+      this.procs.set(p.name, { ...p, regions: new Map(p.regions.map((r) => [r.name, r])) });
+    }
+    this.k.deposits = new Map(s.deposits);
+    this.k.nextMmId = s.nextMmId;
+    this.k.nextAnonVma = s.nextAnonVma;
+    this.dumps = s.dumps;
+  }
+
+  // ---- operations -----------------------------------------------------------------
+  /** `spawn P`: a new process with an empty address space. */
+  spawn(name: string): void {
+    this.newName(name, "process");
+    if (this.procs.has(name)) throw new UserError(`process name '${name}' is already used`);
+    this.transact(4, () => {
+      const mm: Mm = { id: this.k.nextMmId++, pgd: 0, vmas: [], mmapBase: MMAP_TOP, nrTables: 0 };
+      mm.pgd = this.k.pt.alloc(mm, "PGD");
+      this.procs.set(name, { name, mm, regions: new Map(), parent: null, alive: true });
+    });
+  }
+
+  /** `mmap P R SIZE [thp|nothp]`: anonymous private read-write, 2 MiB aligned. */
+  mmap(proc: string, region: string, size: number, advice: Advice = null): void {
+    const p = this.live(proc);
+    this.newName(region, "region");
+    if (p.regions.has(region)) throw new UserError(`region name '${region}' is already used in process '${proc}'`);
+    if (!Number.isSafeInteger(size) || size <= 0) throw new UserError(`mmap size must be greater than 0`);
+    checkPageMultiple(size, "size");
+    const mm = p.mm;
+    // top-down, 2 MiB aligned, a guard gap below the previous mapping
+    const end = Math.floor(mm.mmapBase / PMD_SIZE) * PMD_SIZE;
+    const start = Math.floor((end - size) / PMD_SIZE) * PMD_SIZE;
+    if (size > TASK_SIZE || start < PMD_SIZE) {
+      throw new UserError(`mmap of ${hex(size)} bytes does not fit in the 47-bit user address space`);
+    }
+    const flags = VM_READ | VM_WRITE | (advice === "thp" ? VM_HUGEPAGE : advice === "nothp" ? VM_NOHUGEPAGE : 0);
+    const vma: Vma = { start, end: start + size, flags, anonVma: 0 };
+    const at = mm.vmas.findIndex((v) => v.start > start);
+    mm.vmas.splice(at < 0 ? mm.vmas.length : at, 0, vma);
+    mm.mmapBase = start - PMD_SIZE;
+    p.regions.set(region, { name: region, start, size });
+  }
+
+  /** `touch P R OFF LEN [write|read]`: access every page of the range, ascending. */
+  touch(proc: string, region: string, off: number, len: number, mode: "read" | "write" = "write"): void {
+    const p = this.live(proc);
+    const { start, end } = this.range(p, region, off, len);
+    const write = mode === "write";
+    // Every page must be accessible before anything happens (the kernel would SIGSEGV).
+    const mm = p.mm;
+    for (let a = start; a < end;) {
+      const v = findVma(mm, a);
+      const need = write ? VM_WRITE : VM_READ;
+      if (!v) throw new UserError(`access error: ${proc} ${region} offset ${hex(a - start + off)} is not mapped`);
+      if ((v.flags & need) === 0) {
+        throw new UserError(`access error: ${mode} of ${proc} ${region} offset ${hex(a - start + off)} (protection ${protName(v.flags)})`);
+      }
+      a = Math.min(end, v.end);
+    }
+    const pages = (end - start) / PAGE_SIZE;
+    this.transact(pages + 4 * Math.ceil(pages / 512) + 1100, () => {
+      const pt = this.k.pt;
+      let vma: Vma | undefined;
+      for (let a = start; a < end; a += PAGE_SIZE) {
+        if (pt.translate(mm, a, write, true) >= 0) continue; // the MMU was happy
+        if (!vma || a >= vma.end || a < vma.start) vma = findVma(mm, a)!;
+        handleMmFault(this.k, mm, vma, a, write);
+      }
+    });
+  }
+
+  /** `fork P Q`: Q becomes P's child with a copy of its address space. */
+  fork(parent: string, child: string): void {
+    const p = this.live(parent);
+    this.newName(child, "process");
+    if (this.procs.has(child)) throw new UserError(`process name '${child}' is already used`);
+    this.transact(p.mm.nrTables + 8, () => {
+      const mm = dupMm(this.k, p.mm);
+      this.procs.set(child, {
+        name: child, mm, parent,
+        regions: new Map([...p.regions].map(([n, r]) => [n, { ...r }])),
+        alive: true,
+      });
+    });
+  }
+
+  /** `exit P`: tear down P's address space. */
+  exit(proc: string): void {
+    const p = this.live(proc);
+    this.transact(0, () => exitMmap(this.k, p));
+  }
+
+  /** `munmap P R OFF LEN`. */
+  munmap(proc: string, region: string, off: number, len: number): void {
+    const p = this.live(proc);
+    const { start, end } = this.range(p, region, off, len);
+    if (start === end) return;
+    this.transact(0, () => doMunmap(this.k, p.mm, start, end));
+  }
+
+  /** `mprotect P R OFF LEN none|r|rw`. */
+  mprotect(proc: string, region: string, off: number, len: number, prot: Prot): void {
+    const p = this.live(proc);
+    const { start, end } = this.range(p, region, off, len);
+    if (!["none", "r", "rw"].includes(prot)) throw new UserError(`unknown protection '${prot}'`);
+    if (start === end) return;
+    this.transact(0, () => doMprotect(this.k, p.mm, start, end, prot));
+  }
+
+  /** `madvise P R OFF LEN dontneed|hugepage|nohugepage|collapse`. */
+  madvise(proc: string, region: string, off: number, len: number, advice: MadviseAdvice): void {
+    const p = this.live(proc);
+    const { start, end } = this.range(p, region, off, len);
+    if (advice === "collapse" && !this.profile.madvCollapse) {
+      throw new UserError(`MADV_COLLAPSE does not exist in ${this.profile.name} (added in Linux 6.1)`);
+    }
+    if (start === end) return;
+    switch (advice) {
+      case "dontneed": return this.transact(0, () => madviseDontneed(this.k, p.mm, start, end));
+      case "hugepage": return this.transact(0, () => madviseHugepage(this.k, p.mm, start, end, true));
+      case "nohugepage": return this.transact(0, () => madviseHugepage(this.k, p.mm, start, end, false));
+      case "collapse": {
+        const blocks = Math.ceil((end - start) / PMD_SIZE) + 1;
+        return this.transact(blocks * 512 + 16, () => madviseCollapse(this.k, p.mm, start, end));
+      }
+      default: throw new UserError(`unknown madvise advice '${advice}'`);
+    }
+  }
+
+  /** `split P R OFF LEN`: split_folio every THP P maps in the range, in every process. */
+  split(proc: string, region: string, off: number, len: number): void {
+    const p = this.live(proc);
+    const { start, end } = this.range(p, region, off, len);
+    if (start === end) return;
+    this.transact(0, () => {
+      for (const head of thpsMappedIn(this.k, p.mm, start, end)) splitFolio(this.k, this.procs.values(), head);
+    });
+  }
+
+  /** `shrink`: run the deferred-split shrinker (and the huge zero page's). */
+  shrink(): { split: number; hugeZeroFreed: boolean } {
+    return this.transact(0, () => shrinkAll(this.k));
+  }
+
+  // ---- observation ------------------------------------------------------------------
+  /** `dump [LABEL]`: the page and region records of every live process. */
+  observe(label: string | null = null): (PageRecord | RegionRecord)[] {
+    const dump = ++this.dumps;
+    const out: (PageRecord | RegionRecord)[] = [];
+    const names = new Map<number, string>();
+    const core = this.k.core;
+    const folioName = (head: number) => {
+      let n = names.get(head);
+      if (n === undefined) names.set(head, (n = `F${names.size + 1}`));
+      return n;
+    };
+    const procs = [...this.procs.values()].filter((p) => p.alive).sort((a, b) => cmp(a.name, b.name));
+    for (const p of procs) {
+      const regions = [...p.regions.values()].sort((a, b) => cmp(a.name, b.name));
+      for (const r of regions) {
+        let rss = 0, pmdMapped = 0;
+        const rEnd = r.start + r.size;
+        forEachPmd(this.k, p.mm, r.start, rEnd, (pmd, blk, s, e) => {
+          const u32 = core.u32;
+          const lo = u32[pmd];
+          const first = (s - r.start) / PAGE_SIZE;
+          const n = (e - s) / PAGE_SIZE;
+          const scratch = core.scratchIndex;
+          if ((lo & _PAGE_PSE) !== 0) {
+            const head = entryPfn(lo, u32[pmd + 1]);
+            const i0 = (s % PMD_SIZE) / PAGE_SIZE;
+            if (head === core.hugeZeroPfn) {
+              for (let i = 0; i < n; i++) out.push(pageRec(dump, label, p.name, r.name, first + i, "hzero", i0 + i, 9, 0));
+              return;
+            }
+            for (let i = 0; i < n; i++) u32[scratch + i] = head + i0 + i;
+            core.e.page_mapcount_batch(n);
+            const name = folioName(head);
+            const m = core.i32;
+            for (let i = 0; i < n; i++) out.push(pageRec(dump, label, p.name, r.name, first + i, name, i0 + i, 9, m[scratch + i]));
+            rss += n * PAGE_SIZE;
+            if (n === 512) pmdMapped += PMD_SIZE;
+            return;
+          }
+          const base = this.k.pt.base(entryPfn(lo, u32[pmd + 1]));
+          const i0 = (s % PMD_SIZE) / PAGE_SIZE;
+          const present: number[] = [];
+          let k = 0;
+          for (let i = 0; i < n; i++) {
+            const plo = u32[base + 2 * (i0 + i)];
+            if ((plo & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) continue;
+            const pfn = entryPfn(plo, u32[base + 2 * (i0 + i) + 1]);
+            present.push(i, pfn);
+            u32[scratch + k++] = pfn;
+          }
+          core.e.page_mapcount_batch(k);
+          const m = core.i32;
+          for (let j = 0; j < present.length; j += 2) {
+            const i = present[j], pfn = present[j + 1];
+            const mc = m[scratch + j / 2];
+            if (pfn === core.zeroPfn) { out.push(pageRec(dump, label, p.name, r.name, first + i, "zero", 0, 0, 0)); continue; }
+            const head = core.headPfn(pfn);
+            const order = core.folioOrder(head);
+            out.push(pageRec(dump, label, p.name, r.name, first + i, folioName(head), pfn - head, order, mc));
+            rss += PAGE_SIZE;
+          }
+        });
+        out.push({ type: "region", dump, label, proc: p.name, region: r.name, rss, pmdMapped });
+      }
+    }
+    return out;
+  }
+
+  /** `inspect P R OFF`: the raw struct page fields (Linux 4.5 names) of the page mapped there. */
+  inspect(proc: string, region: string, off: number): InspectRecord {
+    const p = this.live(proc);
+    const { start } = this.range(p, region, off, PAGE_SIZE);
+    const pfn = this.pfnAt(p.mm, start);
+    if (pfn < 0) throw new UserError(`no page is mapped at ${proc} ${region} offset ${hex(off)}`);
+    const core = this.k.core;
+    const head = core.headPfn(pfn);
+    const order = core.folioOrder(head);
+    const compound = order > 0;
+    const rec: InspectRecord = {
+      type: "inspect", proc, region, page: off / PAGE_SIZE, pfn, head_pfn: head, order,
+      _refcount: core.refcount(head),
+      _mapcount: core.mapcountRaw(pfn),
+      compound_mapcount: compound ? core.field(head + 1, core.off.PAGE_COMPOUND_MAPCOUNT) : null,
+      PG_double_map: compound ? core.testFlag(head + 1, core.PG.double_map) : null,
+      page_mapcount: core.e.page_mapcount(pfn),
+      total_mapcount: core.e.total_mapcount(pfn),
+      folio: pfn === core.zeroPfn ? "zero" : head === core.hugeZeroPfn ? "hzero" : null,
+      PG_head: core.testFlag(head, core.PG.head),
+      deferred_split_queued: compound && head !== core.hugeZeroPfn ? core.e.thp_is_queued(head) !== 0 : null,
+    };
+    if (this.profile.anonExclusive) rec.PG_anon_exclusive = core.testFlag(pfn, core.PG.anon_exclusive);
+    if (this.profile.mmId && compound && head !== core.hugeZeroPfn) {
+      const t = head + 1;
+      rec._large_mapcount = core.field(t, core.off.PAGE_LARGE_MAPCOUNT);
+      const id0 = core.field(t, core.off.PAGE_MM_ID0) >>> 0, id1 = core.field(t, core.off.PAGE_MM_ID1) >>> 0;
+      rec._mm_id = [id0 & 0x7fffffff, id1 & 0x7fffffff];
+      rec._mm_id_mapcount = [core.field(t, core.off.PAGE_MM_ID_MAPCOUNT0), core.field(t, core.off.PAGE_MM_ID_MAPCOUNT1)];
+      rec.maybe_mapped_shared = (id1 & 0x80000000) !== 0;
+    }
+    return rec;
+  }
+
+  /** The PFN mapped at `addr` (PTE or PMD, PROT_NONE included), or -1. */
+  pfnAt(mm: Mm, addr: number): number {
+    const pmd = this.k.pt.pmdSlot(mm, Math.floor(addr / PMD_SIZE), false);
+    if (pmd < 0) return -1;
+    const u32 = this.k.core.u32;
+    const lo = u32[pmd];
+    if (lo === 0 && u32[pmd + 1] === 0) return -1;
+    const idx = (addr % PMD_SIZE) / PAGE_SIZE;
+    if ((lo & _PAGE_PSE) !== 0) return entryPfn(lo, u32[pmd + 1]) + idx;
+    const pte = this.k.pt.pteSlot(pmd, idx);
+    if ((u32[pte] & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) return -1;
+    return entryPfn(u32[pte], u32[pte + 1]);
+  }
+
+  /** Run the invariant checker: a list of violations (empty when consistent). */
+  check(): string[] { return checkInvariants(this); }
+
+  /** The live processes (for viewers). */
+  liveProcesses(): Process[] { return [...this.procs.values()].filter((p) => p.alive); }
+}
+
+function pageRec(dump: number, label: string | null, proc: string, region: string, page: number,
+  folio: string, index: number, order: number, mapcount: number): PageRecord {
+  return { type: "page", dump, label, proc, region, page, folio, index, order, mapcount };
+}
+function cmp(a: string, b: string): number { return a < b ? -1 : a > b ? 1 : 0; }
+export function hex(n: number): string { return "0x" + n.toString(16); }
+function checkPageMultiple(n: number, what: string): void {
+  if (!Number.isSafeInteger(n) || n % PAGE_SIZE !== 0) throw new UserError(`${what} ${n} is not a multiple of 4 KiB`);
+}
+function protName(flags: number): string {
+  return (flags & VM_WRITE) ? "rw" : (flags & VM_READ) ? "r" : "none";
+}
+export { vmasIn, _PAGE_SPECIAL };

@@ -1,0 +1,187 @@
+// Anonymous page faults (mm/memory.c handle_mm_fault, do_anonymous_page,
+// do_wp_page, wp_page_copy; mm/huge_memory.c do_huge_pmd_anonymous_page,
+// do_huge_pmd_wp_page). Policy differences between kernels come from the
+// profile; struct page work happens in the core, one call per fault.
+import type { Kernel, Mm, Vma } from "./types.js";
+import { OomError, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_WRITE } from "./types.js";
+import {
+  PMD_SIZE, _PAGE_PSE, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_SPECIAL, _PAGE_PRESENT,
+  entryPfn, mkLo, mkHi,
+} from "../pgtable/x86_64.js";
+import { anonVmaPrepare, vmaPageProt } from "./vma.js";
+import { splitHugePmd } from "./huge_memory.js";
+
+const ERR_NOMEM = -1, ERR_FALLBACK = -2;
+
+/** thp_vma_allowable_order for a fault in THP mode "madvise": advice and a whole 2 MiB inside the VMA. */
+export function thpFaultAllowed(vma: Vma, blk: number): boolean {
+  return (vma.flags & VM_HUGEPAGE) !== 0 && (vma.flags & VM_NOHUGEPAGE) === 0 &&
+    blk * PMD_SIZE >= vma.start && (blk + 1) * PMD_SIZE <= vma.end;
+}
+
+/**
+ * handle_mm_fault for an access the MMU refused (not present, or a write to
+ * a read-only entry) in an accessible anonymous VMA. Returns the PFN now
+ * mapped at `addr`.
+ */
+export function handleMmFault(k: Kernel, mm: Mm, vma: Vma, addr: number, write: boolean): number {
+  const blk = Math.floor(addr / PMD_SIZE);
+  const idx = (addr % PMD_SIZE) >>> 12;
+  const pmd = k.pt.pmdSlot(mm, blk, true);
+  let u32 = k.core.u32;
+  if (u32[pmd] === 0 && u32[pmd + 1] === 0) {
+    // "no PTE table exists yet for that 2 MiB": the only place a THP is born.
+    if (thpFaultAllowed(vma, blk) && doHugePmdAnonymousPage(k, mm, vma, blk, pmd, write)) {
+      return entryPfn(k.core.u32[pmd], k.core.u32[pmd + 1]) + idx;
+    }
+    const t = k.pt.alloc(mm, "PTE"); // __pte_alloc
+    k.pt.populate(pmd, t);
+  } else if ((u32[pmd] & _PAGE_PSE) !== 0) {
+    if (write && (u32[pmd] & _PAGE_RW) === 0) {
+      if (doHugePmdWpPage(k, mm, vma, blk, pmd)) return entryPfn(k.core.u32[pmd], k.core.u32[pmd + 1]) + idx;
+      // the PMD was split: the write is handled at PTE level below
+    } else {
+      u32[pmd] = (u32[pmd] | _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0)) >>> 0;
+      return entryPfn(u32[pmd], u32[pmd + 1]) + idx;
+    }
+  }
+  const pte = k.pt.pteSlot(pmd, idx);
+  u32 = k.core.u32;
+  const lo = u32[pte], hi = u32[pte + 1];
+  const prot = vmaPageProt(vma);
+  if (lo === 0 && hi === 0) {
+    if (!write) {
+      // do_anonymous_page, read: the shared zero page, special and read-only
+      u32[pte] = mkLo(k.core.zeroPfn, prot.lo | _PAGE_SPECIAL);
+      u32[pte + 1] = mkHi(k.core.zeroPfn, prot.nx);
+      return k.core.zeroPfn;
+    }
+    return mapNewAnonPage(k, mm, vma, addr, pte);
+  }
+  if (write && (lo & _PAGE_RW) === 0) return doWpPage(k, mm, vma, addr, pte);
+  u32[pte] = (lo | _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0)) >>> 0;
+  return entryPfn(lo, hi);
+}
+
+/** do_anonymous_page (write): a new exclusive page, mapped writable and dirty. */
+function mapNewAnonPage(k: Kernel, mm: Mm, vma: Vma, addr: number, pte: number): number {
+  anonVmaPrepare(k, mm, vma);
+  const pfn = k.core.e.do_anonymous_page(mm.id, vma.anonVma, Math.floor(addr / 4096));
+  if (pfn < 0) throw new OomError("out of memory");
+  setAnonPte(k, vma, pte, pfn);
+  return pfn;
+}
+
+function setAnonPte(k: Kernel, vma: Vma, pte: number, pfn: number): void {
+  const prot = vmaPageProt(vma);
+  const u32 = k.core.u32;
+  u32[pte] = mkLo(pfn, prot.lo | _PAGE_DIRTY | ((vma.flags & VM_WRITE) ? _PAGE_RW : 0));
+  u32[pte + 1] = mkHi(pfn, prot.nx);
+}
+
+/** do_wp_page: a write to a read-only PTE of a writable VMA. */
+function doWpPage(k: Kernel, mm: Mm, vma: Vma, addr: number, pte: number): number {
+  const core = k.core;
+  const lo = core.u32[pte], hi = core.u32[pte + 1];
+  const old = entryPfn(lo, hi);
+  if ((lo & _PAGE_SPECIAL) !== 0) return mapNewAnonPage(k, mm, vma, addr, pte); // zero page: wp_page_copy from zero
+  if (core.e.wp_page_reuse(old)) {
+    core.u32[pte] = (lo | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED) >>> 0; // wp_page_reuse
+    return old;
+  }
+  // wp_page_copy: new page first, then the old mapping goes
+  const pfn = mapNewAnonPage(k, mm, vma, addr, pte);
+  core.u32[core.scratchIndex] = old;
+  core.e.zap_pte_batch(1, mm.id);
+  return pfn;
+}
+
+/** Write a PMD entry mapping a THP (mk_huge_pmd + maybe_pmd_mkwrite(pmd_mkdirty)). */
+function setHugePmd(k: Kernel, vma: Vma, pmd: number, pfn: number, writable: boolean): void {
+  const prot = vmaPageProt(vma);
+  const u32 = k.core.u32;
+  u32[pmd] = mkLo(pfn, prot.lo | _PAGE_PSE | (writable ? _PAGE_DIRTY | ((vma.flags & VM_WRITE) ? _PAGE_RW : 0) : 0));
+  u32[pmd + 1] = mkHi(pfn, prot.nx);
+}
+
+/**
+ * do_huge_pmd_anonymous_page: a read maps the huge zero page, a write a new
+ * THP; each PMD gets a page table deposited for a later split. Returns false
+ * to fall back to a 4 KiB fault (no order-9 block / no huge zero page).
+ */
+function doHugePmdAnonymousPage(k: Kernel, mm: Mm, vma: Vma, blk: number, pmd: number, write: boolean): boolean {
+  const core = k.core;
+  anonVmaPrepare(k, mm, vma);
+  if (!write) {
+    const table = k.pt.alloc(mm, "deposited PTE");
+    const z = core.e.get_huge_zero_page() >>> 0;
+    if (z === core.NIL) { k.pt.free(mm, table); return false; }
+    setHugePmd(k, vma, pmd, z, false);
+    k.deposits.set(pmd, table);
+    return true;
+  }
+  const head = core.e.do_huge_pmd_anonymous_page(mm.id, vma.anonVma, blk * 512);
+  if (head === ERR_FALLBACK) return false;
+  if (head === ERR_NOMEM) throw new OomError("out of memory");
+  mm.nrTables++;
+  k.deposits.set(pmd, core.result1);
+  setHugePmd(k, vma, pmd, head, true);
+  return true;
+}
+
+/**
+ * do_huge_pmd_wp_page: a write to a read-only huge PMD. Returns true when
+ * the PMD now maps a writable THP, false when it was split and the write
+ * must be handled at PTE level.
+ */
+function doHugePmdWpPage(k: Kernel, mm: Mm, vma: Vma, blk: number, pmd: number): boolean {
+  const core = k.core;
+  const pfn = entryPfn(core.u32[pmd], core.u32[pmd + 1]);
+  if (pfn === core.hugeZeroPfn) {
+    // do_huge_zero_wp_pmd: a fresh THP for the whole 2 MiB, or split and fall back
+    const head = core.e.alloc_thp_pmd_mapped(mm.id, vma.anonVma, blk * 512, false);
+    if (head >= 0) {
+      setHugePmd(k, vma, pmd, head, true);
+      core.e.put_huge_zero_page();
+      return true;
+    }
+    splitHugePmd(k, mm, pmd);
+    return false;
+  }
+  if (core.e.wp_huge_pmd_reuse(pfn)) {
+    core.u32[pmd] = (core.u32[pmd] | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED) >>> 0;
+    return true;
+  }
+  if (k.profile.cowSplitsPmd) {
+    // 5.8+: split the writer's PMD; the PTE-level fault copies one 4 KiB page
+    splitHugePmd(k, mm, pmd);
+    return false;
+  }
+  // 4.5: copy the whole 2 MiB into a new THP ...
+  const head = core.e.alloc_thp_pmd_mapped(mm.id, vma.anonVma, blk * 512, false);
+  if (head >= 0) {
+    setHugePmd(k, vma, pmd, head, true);
+    core.e.zap_huge_pmd(pfn, mm.id);
+    return true;
+  }
+  // ... or into 512 small pages (do_huge_pmd_wp_page_fallback)
+  if (core.e.do_huge_pmd_wp_page_fallback(pfn, mm.id, vma.anonVma, blk * 512) < 0) {
+    splitHugePmd(k, mm, pmd); // no memory for that either: split, COW one page
+    return false;
+  }
+  const table = k.deposits.get(pmd)!;
+  k.deposits.delete(pmd);
+  const base = k.pt.base(table);
+  const u32 = core.u32;
+  const s = core.scratchIndex;
+  const prot = vmaPageProt(vma);
+  for (let i = 0; i < 512; i++) {
+    const p = u32[s + i];
+    u32[base + 2 * i] = mkLo(p, prot.lo | _PAGE_DIRTY | _PAGE_RW);
+    u32[base + 2 * i + 1] = mkHi(p, prot.nx);
+  }
+  k.pt.populate(pmd, table);
+  return false;
+}
+
+export { _PAGE_PRESENT };

@@ -1,0 +1,100 @@
+// The host half of mm/huge_memory.c: splitting a PMD into PTEs
+// (__split_huge_pmd_locked, __split_huge_zero_page_pmd), splitting a whole
+// folio in every process that maps it (split_folio: freeze the PMD
+// mappings, then the core's split_huge_page), and the shrinkers.
+import type { Kernel, Mm, Process } from "./types.js";
+import {
+  PMD_SIZE, _PAGE_PSE, _PAGE_SPECIAL, _PAGE_RW, _PAGE_DIRTY, _PAGE_PRESENT, entryPfn, mkLo, mkHi, _PAGE_NX_HI,
+} from "../pgtable/x86_64.js";
+import { forEachPmd } from "./vma.js";
+
+/**
+ * __split_huge_pmd_locked (non-freeze): the deposited page table is
+ * withdrawn and filled with 512 PTEs carrying the PMD's protection, write,
+ * young and dirty bits; the core moves the mapcounts. A huge-zero PMD becomes
+ * 512 read-only special PTEs to the 4 KiB zero page.
+ */
+export function splitHugePmd(k: Kernel, mm: Mm, pmd: number): void {
+  const core = k.core;
+  let u32 = core.u32;
+  const lo = u32[pmd], hi = u32[pmd + 1];
+  const pfn = entryPfn(lo, hi);
+  const table = k.deposits.get(pmd);
+  if (table === undefined) throw new Error(`BUG: huge PMD without a deposited page table`);
+  k.deposits.delete(pmd);
+  const nx = (hi & _PAGE_NX_HI) !== 0;
+  const base = k.pt.base(table);
+  if (pfn === core.hugeZeroPfn) {
+    const flags = (lo & 0xfff & ~_PAGE_PSE & ~_PAGE_RW & ~_PAGE_DIRTY) | _PAGE_SPECIAL;
+    const zlo = mkLo(core.zeroPfn, flags), zhi = mkHi(core.zeroPfn, nx);
+    for (let i = 0; i < 512; i++) { u32[base + 2 * i] = zlo; u32[base + 2 * i + 1] = zhi; }
+    core.e.put_huge_zero_page();
+  } else {
+    core.e.split_huge_pmd(pfn, mm.id);
+    u32 = core.u32;
+    const flags = lo & 0xfff & ~_PAGE_PSE;
+    for (let i = 0; i < 512; i++) {
+      u32[base + 2 * i] = mkLo(pfn + i, flags);
+      u32[base + 2 * i + 1] = mkHi(pfn + i, nx);
+    }
+  }
+  k.pt.populate(pmd, table);
+}
+
+/** The 2 MiB block of an anonymous folio: page->index is vaddr >> 12. */
+function folioBlock(k: Kernel, head: number): number {
+  const core = k.core;
+  const a = (core.pageAddr(head) + core.off.PAGE_INDEX) >>> 2;
+  const index = core.u32[a] + core.u32[a + 1] * 2 ** 32;
+  return Math.floor(index / 512);
+}
+
+/**
+ * split_folio for one THP: every PMD mapping of it, in every process, is
+ * split first (freeze_page would do that with migration entries), then the
+ * core splits the folio; mappings and mapcounts stay, unmapped subpages go.
+ */
+export function splitFolio(k: Kernel, procs: Iterable<Process>, head: number): void {
+  const blk = folioBlock(k, head);
+  for (const p of procs) {
+    if (!p.alive) continue;
+    const pmd = k.pt.pmdSlot(p.mm, blk, false);
+    if (pmd < 0) continue;
+    const lo = k.core.u32[pmd];
+    if ((lo & _PAGE_PSE) !== 0 && entryPfn(lo, k.core.u32[pmd + 1]) === head) splitHugePmd(k, p.mm, pmd);
+  }
+  const rc = k.core.e.split_huge_page(head);
+  if (rc < 0) throw new Error(`BUG: split_huge_page refused a THP with no extra pins (pfn ${head})`);
+}
+
+/** The THPs (not the huge zero page) that `mm` maps in [start, end). */
+export function thpsMappedIn(k: Kernel, mm: Mm, start: number, end: number): number[] {
+  const core = k.core;
+  const heads = new Set<number>();
+  forEachPmd(k, mm, start, end, (pmd, _blk, s, e) => {
+    const u32 = core.u32;
+    const lo = u32[pmd];
+    const pfn = entryPfn(lo, u32[pmd + 1]);
+    if ((lo & _PAGE_PSE) !== 0) {
+      if (pfn !== core.hugeZeroPfn) heads.add(pfn);
+      return;
+    }
+    const base = k.pt.base(pfn);
+    for (let i = (s % PMD_SIZE) >>> 12, n = i + ((e - s) >>> 12); i < n; i++) {
+      const plo = u32[base + 2 * i];
+      if (plo === 0 || (plo & _PAGE_SPECIAL) !== 0) continue;
+      const head = core.headPfn(entryPfn(plo, u32[base + 2 * i + 1]));
+      if (core.folioOrder(head) > 0) heads.add(head);
+    }
+  });
+  return [...heads];
+}
+
+/** drop_caches=2 runs every shrinker: deferred split, then the huge zero page. */
+export function shrinkAll(k: Kernel): { split: number; hugeZeroFreed: boolean } {
+  const split = k.core.e.deferred_split_scan();
+  const freed = k.core.e.shrink_huge_zero_page() > 0;
+  return { split, hugeZeroFreed: freed };
+}
+
+export { _PAGE_PRESENT };

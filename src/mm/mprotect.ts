@@ -1,0 +1,67 @@
+// mprotect (mm/mprotect.c mprotect_fixup, change_protection,
+// change_pte_range; mm/huge_memory.c change_huge_pmd).
+import type { Kernel, Mm } from "./types.js";
+import { VM_READ, VM_WRITE } from "./types.js";
+import {
+  PMD_SIZE, _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_CHG_MASK_LO, _HPAGE_CHG_MASK_LO, _PAGE_NX_HI,
+  entryPfn,
+} from "../pgtable/x86_64.js";
+import { forEachPmd, mergeVmas, splitVmaAt, vmasIn, vmaPageProt } from "./vma.js";
+import { splitHugePmd } from "./huge_memory.js";
+
+export type Prot = "none" | "r" | "rw";
+
+export function mprotect(k: Kernel, mm: Mm, start: number, end: number, prot: Prot): void {
+  const want = prot === "none" ? 0 : prot === "r" ? VM_READ : VM_READ | VM_WRITE;
+  if (vmasIn(mm, start, end).length === 0) return;
+  splitVmaAt(k, mm, start);
+  splitVmaAt(k, mm, end);
+  for (const v of vmasIn(mm, start, end)) {
+    const flags = (v.flags & ~(VM_READ | VM_WRITE)) | want;
+    if (flags === v.flags) continue;
+    v.flags = flags;
+    changeProtection(k, mm, v.start, v.end, flags);
+  }
+  mergeVmas(mm);
+}
+
+/**
+ * change_protection over [start, end) of one VMA: entries take the new prot
+ * bits and keep _PAGE_CHG_MASK (PFN, A, D, special...). A huge PMD wholly
+ * inside is modified in place, one cut by the range is split. In kernels
+ * with PG_anon_exclusive, a writable VMA gets exclusive anon pages mapped
+ * writable at once (can_change_pte_writable); 4.5 leaves them read-only.
+ */
+function changeProtection(k: Kernel, mm: Mm, start: number, end: number, flags: number): void {
+  const core = k.core;
+  const prot = vmaPageProt({ start, end, flags, anonVma: 0 });
+  const tryWrite = k.profile.anonExclusive && (flags & VM_WRITE) !== 0;
+  const exclusiveBit = 1 << core.PG.anon_exclusive;
+  const setHi = (hi: number) => (prot.nx ? (hi | _PAGE_NX_HI) : (hi & ~_PAGE_NX_HI)) >>> 0;
+  forEachPmd(k, mm, start, end, (pmd, blk, s, e) => {
+    let u32 = core.u32;
+    if ((u32[pmd] & _PAGE_PSE) !== 0) {
+      if (s === blk * PMD_SIZE && e === (blk + 1) * PMD_SIZE) {
+        const lo = u32[pmd];
+        const pfn = entryPfn(lo, u32[pmd + 1]);
+        let nlo = (lo & _HPAGE_CHG_MASK_LO) | prot.lo;
+        if (tryWrite && pfn !== core.hugeZeroPfn && (core.flags(pfn) & exclusiveBit) !== 0) nlo |= _PAGE_RW;
+        u32[pmd] = nlo >>> 0;
+        u32[pmd + 1] = setHi(u32[pmd + 1]);
+        return;
+      }
+      splitHugePmd(k, mm, pmd);
+      u32 = core.u32;
+    }
+    const base = k.pt.base(entryPfn(u32[pmd], u32[pmd + 1]));
+    for (let i = (s % PMD_SIZE) >>> 12, n = i + ((e - s) >>> 12); i < n; i++) {
+      const lo = u32[base + 2 * i];
+      if (lo === 0 && u32[base + 2 * i + 1] === 0) continue;
+      let nlo = (lo & _PAGE_CHG_MASK_LO) | prot.lo;
+      if (tryWrite && (lo & _PAGE_SPECIAL) === 0 &&
+        (core.flags(entryPfn(lo, u32[base + 2 * i + 1])) & exclusiveBit) !== 0) nlo |= _PAGE_RW;
+      u32[base + 2 * i] = nlo >>> 0;
+      u32[base + 2 * i + 1] = setHi(u32[base + 2 * i + 1]);
+    }
+  });
+}

@@ -1,0 +1,61 @@
+// Address spaces, VMAs and processes (include/linux/mm_types.h).
+import type { Core } from "../core/frames.js";
+import type { Profile } from "../profiles.js";
+import type { PageTables } from "../pgtable/walk.js";
+
+export const VM_READ = 0x1;
+export const VM_WRITE = 0x2;
+export const VM_HUGEPAGE = 0x20000000;
+export const VM_NOHUGEPAGE = 0x40000000;
+
+/** struct vm_area_struct: [start, end), flags and the anon_vma (0 = none yet). */
+export interface Vma {
+  start: number;
+  end: number;
+  flags: number;
+  anonVma: number;
+}
+
+/** struct mm_struct. */
+export interface Mm {
+  /** mm_id (CONFIG_MM_ID), also the key of the owner slots. */
+  id: number;
+  /** PFN of the PGD page. */
+  pgd: number;
+  /** VMAs sorted by start, non-overlapping. */
+  vmas: Vma[];
+  /** next top-down mmap address */
+  mmapBase: number;
+  /** page-table pages this mm owns (incl. deposited ones): nr_ptes and friends */
+  nrTables: number;
+}
+
+export interface Region {
+  name: string;
+  start: number;
+  size: number;
+}
+
+export interface Process {
+  name: string;
+  mm: Mm;
+  regions: Map<string, Region>;
+  parent: string | null;
+  alive: boolean;
+}
+
+/** Everything the mm code needs, passed to each kernel-file module. */
+export interface Kernel {
+  core: Core;
+  pt: PageTables;
+  profile: Profile;
+  /** deposited page tables of huge PMDs: PMD slot (u32 index) -> table PFN */
+  deposits: Map<number, number>;
+  nextMmId: number;
+  nextAnonVma: number;
+}
+
+/** An error the user caused (bad scenario line); state is left unchanged. */
+export class UserError extends Error {}
+/** Emulated out-of-memory while running an operation. */
+export class OomError extends UserError {}

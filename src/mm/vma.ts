@@ -1,0 +1,114 @@
+// VMA lookup, split and merge (mm/mmap.c, mm/vma.c) and the iteration over
+// the PMDs of a range that every walker shares (walk_page_range's skeleton).
+import type { Kernel, Mm, Vma } from "./types.js";
+import { VM_READ, VM_WRITE } from "./types.js";
+import { PMD_SIZE, _PAGE_PRESENT, _PAGE_PSE, _PAGE_USER, _PAGE_ACCESSED, _PAGE_PROTNONE, entryPfn } from "../pgtable/x86_64.js";
+import { splitHugePmd } from "./huge_memory.js";
+
+/** find_vma_intersection: the VMA containing `addr`, if any. */
+export function findVma(mm: Mm, addr: number): Vma | undefined {
+  const v = mm.vmas;
+  let lo = 0, hi = v.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (v[mid].end <= addr) lo = mid + 1;
+    else if (v[mid].start > addr) hi = mid - 1;
+    else return v[mid];
+  }
+  return undefined;
+}
+
+/** VMAs overlapping [start, end), in address order. */
+export function vmasIn(mm: Mm, start: number, end: number): Vma[] {
+  return mm.vmas.filter((v) => v.start < end && v.end > start);
+}
+
+/** Whether any VMA overlaps [start, end) (free_pgtables' floor/ceiling test). */
+export function anyVmaOverlaps(mm: Mm, start: number, end: number): boolean {
+  for (const v of mm.vmas) if (v.start < end && v.end > start) return true;
+  return false;
+}
+
+/** vm_get_page_prot: the PTE prot bits of a VMA (private anon: never RW until a write fault). */
+export function vmaPageProt(vma: Vma): { lo: number; nx: boolean } {
+  if ((vma.flags & (VM_READ | VM_WRITE)) === 0) return { lo: _PAGE_PROTNONE | _PAGE_ACCESSED, nx: false };
+  return { lo: _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED, nx: true };
+}
+
+/**
+ * __split_vma at `addr`. Before the VMA changes, vma_adjust_trans_huge splits
+ * a huge PMD whose 2 MiB the new boundary cuts (split_huge_pmd_if_needed).
+ */
+export function splitVmaAt(k: Kernel, mm: Mm, addr: number): void {
+  const vma = findVma(mm, addr);
+  if (!vma || vma.start === addr) return;
+  splitPmdAtBoundary(k, mm, vma, addr);
+  const upper: Vma = { start: addr, end: vma.end, flags: vma.flags, anonVma: vma.anonVma };
+  vma.end = addr;
+  mm.vmas.splice(mm.vmas.indexOf(vma) + 1, 0, upper);
+}
+
+function splitPmdAtBoundary(k: Kernel, mm: Mm, vma: Vma, addr: number): void {
+  if (addr % PMD_SIZE === 0) return;
+  const blk = Math.floor(addr / PMD_SIZE);
+  if (blk * PMD_SIZE < vma.start || (blk + 1) * PMD_SIZE > vma.end) return;
+  const pmd = k.pt.pmdSlot(mm, blk, false);
+  if (pmd >= 0 && (k.core.u32[pmd] & _PAGE_PSE) !== 0) splitHugePmd(k, mm, pmd);
+}
+
+/** is_mergeable_anon_vma: equal, or one of them has none yet. */
+function anonVmaCompatible(a: number, b: number): boolean {
+  return a === 0 || b === 0 || a === b;
+}
+
+/** vma_merge over the whole list: join touching VMAs with equal flags. */
+export function mergeVmas(mm: Mm): void {
+  const out: Vma[] = [];
+  for (const v of mm.vmas) {
+    const prev = out[out.length - 1];
+    if (prev && prev.end === v.start && prev.flags === v.flags && anonVmaCompatible(prev.anonVma, v.anonVma)) {
+      prev.end = v.end;
+      prev.anonVma = prev.anonVma || v.anonVma;
+    } else out.push(v);
+  }
+  mm.vmas = out;
+}
+
+/**
+ * anon_vma_prepare: give the VMA an anon_vma, reusing a mergeable
+ * neighbour's (find_mergeable_anon_vma) as the kernel does.
+ */
+export function anonVmaPrepare(k: Kernel, mm: Mm, vma: Vma): void {
+  if (vma.anonVma !== 0) return;
+  const i = mm.vmas.indexOf(vma);
+  const prev = mm.vmas[i - 1], next = mm.vmas[i + 1];
+  if (prev && prev.end === vma.start && prev.anonVma && prev.flags === vma.flags) vma.anonVma = prev.anonVma;
+  else if (next && next.start === vma.end && next.anonVma && next.flags === vma.flags) vma.anonVma = next.anonVma;
+  else vma.anonVma = k.nextAnonVma++;
+}
+
+/**
+ * Visit every PMD entry that exists for [start, end), ascending, skipping
+ * missing PUD/PMD tables wholesale. `fn(pmdSlot, blk, s, e)` gets the slot of
+ * the PMD entry, the 2 MiB block number and the part [s, e) of the range in it.
+ */
+export function forEachPmd(k: Kernel, mm: Mm, start: number, end: number,
+  fn: (pmd: number, blk: number, s: number, e: number) => void): void {
+  const pt = k.pt;
+  let blk = Math.floor(start / PMD_SIZE);
+  const lastBlk = Math.ceil(end / PMD_SIZE);
+  while (blk < lastBlk) {
+    const u32 = k.core.u32;
+    const pgdSlot = pt.base(mm.pgd) + ((blk >>> 18) << 1);
+    if (u32[pgdSlot] === 0) { blk = (Math.floor(blk / 262144) + 1) * 262144; continue; }
+    const pudSlot = pt.base(entryPfn(u32[pgdSlot], u32[pgdSlot + 1])) + (((blk >>> 9) & 511) << 1);
+    if (u32[pudSlot] === 0) { blk = (Math.floor(blk / 512) + 1) * 512; continue; }
+    const pmdBase = pt.base(entryPfn(u32[pudSlot], u32[pudSlot + 1]));
+    const stop = Math.min(lastBlk, (Math.floor(blk / 512) + 1) * 512);
+    for (; blk < stop; blk++) {
+      const pmd = pmdBase + ((blk & 511) << 1);
+      if (k.core.u32[pmd] === 0 && k.core.u32[pmd + 1] === 0) continue;
+      fn(pmd, blk, Math.max(start, blk * PMD_SIZE), Math.min(end, (blk + 1) * PMD_SIZE));
+    }
+  }
+}

@@ -1,0 +1,82 @@
+// Running a scenario on a Machine: each operation in order, errors turned
+// into `FILE:LINE: message`, and (with `check`) the invariant checker after
+// every operation.
+import { Machine, type MachineOptions, UserError, BadPageError } from "../machine.js";
+import type { ObservationRecord } from "./records.js";
+import { parseScenario, ScenarioError, type Op } from "./parse.js";
+
+export interface RunOptions extends MachineOptions {
+  /** File name used in error messages. */
+  file?: string;
+  /** Run the invariant checker after every operation. */
+  check?: boolean;
+  /** Called with each record as it is produced (streaming). */
+  onRecord?: (r: ObservationRecord) => void;
+}
+
+/** The invariant checker found the emulator inconsistent (CLI exit status 3). */
+export class InvariantError extends Error {
+  constructor(readonly file: string, readonly line: number, readonly violations: string[]) {
+    super(`${file}:${line}: invariant violation after this operation:\n  ${violations.join("\n  ")}`);
+  }
+}
+
+/** Apply one parsed operation to a machine; returns the records it produced. */
+export function applyOp(m: Machine, op: Op): ObservationRecord[] {
+  switch (op.op) {
+    case "spawn": m.spawn(op.proc); return [];
+    case "mmap": m.mmap(op.proc, op.region, op.size, op.advice); return [];
+    case "touch": m.touch(op.proc, op.region, op.off, op.len, op.mode); return [];
+    case "fork": m.fork(op.proc, op.child); return [];
+    case "exit": m.exit(op.proc); return [];
+    case "munmap": m.munmap(op.proc, op.region, op.off, op.len); return [];
+    case "mprotect": m.mprotect(op.proc, op.region, op.off, op.len, op.prot); return [];
+    case "madvise": m.madvise(op.proc, op.region, op.off, op.len, op.advice); return [];
+    case "split": m.split(op.proc, op.region, op.off, op.len); return [];
+    case "shrink": m.shrink(); return [];
+    case "dump": return m.observe(op.label);
+    case "inspect": return [m.inspect(op.proc, op.region, op.off)];
+  }
+}
+
+/** Run parsed operations on `m`, streaming records; errors carry file and line. */
+export function runOps(m: Machine, ops: Op[], opts: RunOptions = {}): ObservationRecord[] {
+  const file = opts.file ?? "<scenario>";
+  const out: ObservationRecord[] = [];
+  for (const op of ops) {
+    let recs: ObservationRecord[];
+    try {
+      recs = applyOp(m, op);
+    } catch (err) {
+      if (err instanceof UserError) throw new ScenarioError(file, op.line, err.message);
+      if (err instanceof BadPageError) throw new InvariantError(file, op.line, [err.message]);
+      if (err instanceof RangeError || err instanceof WebAssembly.RuntimeError) {
+        throw new InvariantError(file, op.line, [`internal error: ${err.message}`]);
+      }
+      throw err;
+    }
+    for (const r of recs) { out.push(r); opts.onRecord?.(r); }
+    if (opts.check) {
+      const v = m.check();
+      if (v.length) throw new InvariantError(file, op.line, v);
+    }
+  }
+  return out;
+}
+
+/**
+ * Run a scenario text and resolve to its records (the objects the CLI prints
+ * as JSONL). Rejects with a ScenarioError (`FILE:LINE: message`) or an
+ * InvariantError.
+ */
+export async function runScenario(text: string, opts: RunOptions = {}): Promise<ObservationRecord[]> {
+  const ops = parseScenario(text, opts.file);
+  let m: Machine;
+  try {
+    m = await Machine.create(opts);
+  } catch (err) {
+    if (err instanceof UserError) throw new ScenarioError(opts.file ?? "<scenario>", 0, err.message);
+    throw err;
+  }
+  return runOps(m, ops, opts);
+}
