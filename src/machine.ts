@@ -369,7 +369,7 @@ export class Machine {
       page_mapcount: core.e.page_mapcount(pfn),
       total_mapcount: core.e.total_mapcount(pfn),
       folio: pfn === core.zeroPfn ? "zero" : head === core.hugeZeroPfn ? "hzero" : null,
-      PG_head: core.testFlag(head, core.PG.head),
+      PG_head: core.testFlag(pfn, core.PG.head),
       deferred_split_queued: compound && head !== core.hugeZeroPfn ? core.e.thp_is_queued(head) !== 0 : null,
     };
     if (this.profile.anonExclusive) rec.PG_anon_exclusive = core.testFlag(pfn, core.PG.anon_exclusive);

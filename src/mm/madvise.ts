@@ -19,8 +19,10 @@ export function madviseHugepage(k: Kernel, mm: Mm, start: number, end: number, h
   const clear = huge ? VM_NOHUGEPAGE : VM_HUGEPAGE;
   for (const v of vmasIn(mm, start, end)) {
     if (((v.flags | set) & ~clear) === v.flags) continue;
-    splitVmaAt(k, mm, Math.max(start, v.start));
-    splitVmaAt(k, mm, Math.min(end, v.end));
+    // both edges before the first split: splitVmaAt shrinks `v` to the lower part
+    const s = Math.max(start, v.start), e = Math.min(end, v.end);
+    splitVmaAt(k, mm, s);
+    splitVmaAt(k, mm, e);
   }
   for (const v of vmasIn(mm, start, end)) v.flags = (v.flags | set) & ~clear;
   mergeVmas(mm);

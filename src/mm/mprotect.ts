@@ -6,21 +6,24 @@ import {
   PMD_SIZE, _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_CHG_MASK_LO, _HPAGE_CHG_MASK_LO, _PAGE_NX_HI,
   entryPfn,
 } from "../pgtable/x86_64.js";
-import { forEachPmd, mergeVmas, splitVmaAt, vmasIn, vmaPageProt } from "./vma.js";
+import { findVma, forEachPmd, mergeVmas, splitVmaAt, vmasIn, vmaPageProt } from "./vma.js";
 import { splitHugePmd } from "./huge_memory.js";
 
 export type Prot = "none" | "r" | "rw";
 
 export function mprotect(k: Kernel, mm: Mm, start: number, end: number, prot: Prot): void {
   const want = prot === "none" ? 0 : prot === "r" ? VM_READ : VM_READ | VM_WRITE;
-  if (vmasIn(mm, start, end).length === 0) return;
-  splitVmaAt(k, mm, start);
-  splitVmaAt(k, mm, end);
+  // mprotect_fixup: a VMA whose flags do not change is left alone (no VMA
+  // split, so no PMD split either); only the others are split at the edges.
   for (const v of vmasIn(mm, start, end)) {
     const flags = (v.flags & ~(VM_READ | VM_WRITE)) | want;
     if (flags === v.flags) continue;
-    v.flags = flags;
-    changeProtection(k, mm, v.start, v.end, flags);
+    const s = Math.max(start, v.start), e = Math.min(end, v.end);
+    splitVmaAt(k, mm, s);
+    splitVmaAt(k, mm, e);
+    const piece = findVma(mm, s)!;
+    piece.flags = flags;
+    changeProtection(k, mm, s, e, flags);
   }
   mergeVmas(mm);
 }

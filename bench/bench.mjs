@@ -1,0 +1,433 @@
+// thpemu benchmark: fault, fork, split and transhuge-stress throughput of the
+// emulator, plus the number of JS -> WebAssembly calls per 4 KiB fault.
+//
+//   npm run bench                      (builds first; runs with --expose-gc)
+//   BENCH_TIME=3000 npm run bench      (per-case time budget in ms, default 1500)
+//   BENCH_KERNEL=linux-4.5 npm run bench
+//
+// Every case runs on its own fresh Machine (4 GiB emulated memory). Each
+// tinybench iteration does a whole batch: the part being measured is timed
+// with performance.now() and handed back as `overriddenDuration`, the setup
+// and cleanup around it (mmap, pre-faulting, munmap) are not measured but are
+// charged to the time budget (`overriddenIterationCost`), so the wall-clock
+// run time stays bounded. Rates are per unit (a fault, a fork, a split...):
+// unit/s = units per iteration / mean timed duration of an iteration.
+//
+// The bench never fails: targets are printed as met / NOT MET, exit code 0.
+import { Bench } from "tinybench";
+import { Machine } from "../dist/index.js";
+
+const KiB = 1024, MiB = 1024 * KiB, GiB = 1024 * MiB;
+const PAGE = 4 * KiB, HPAGE = 2 * MiB;
+const TIME = Number(process.env.BENCH_TIME ?? 1500);
+const KERNEL = process.env.BENCH_KERNEL ?? "linux-6.18";
+const MEMORY = 4 * GiB;
+/** Run only the cases whose name contains this (case-insensitive), e.g. for profiling. */
+const ONLY = (process.env.BENCH_ONLY ?? "").toLowerCase();
+
+const TARGETS = {
+  fault4k: 2_000_000, // 4 KiB faults/s
+  faultThp: 200_000, // THP faults/s
+  callsPerFault: 2, // JS -> WASM calls per 4 KiB fault
+};
+
+const gc = typeof globalThis.gc === "function" ? globalThis.gc : () => {};
+const now = () => performance.now();
+
+let uniq = 0;
+const fresh = (prefix) => `${prefix}${++uniq}`;
+
+async function newMachine() {
+  gc();
+  const m = await Machine.create({ kernel: KERNEL, memory: MEMORY });
+  m.spawn("p");
+  return m;
+}
+
+// ---- the cases ----------------------------------------------------------------
+// Each case: { name, unit, units (per iteration), setup(), iter() -> {timed, wall} }.
+
+/** 1. 4 KiB write faults on a fresh no-THP region: one touch() per 256 MiB (page tables allocated on the way). */
+function case4kFaults() {
+  const SIZE = 256 * MiB;
+  let m;
+  return {
+    name: "4 KiB faults (fresh region, 1 touch/256 MiB)",
+    unit: "fault",
+    units: SIZE / PAGE,
+    target: TARGETS.fault4k,
+    async setup() { m = await newMachine(); },
+    teardown() { m = undefined; },
+    iter() {
+      const r = fresh("r");
+      m.mmap("p", r, SIZE, "nothp");
+      const t0 = now();
+      m.touch("p", r, 0, SIZE, "write");
+      const t1 = now();
+      m.munmap("p", r, 0, SIZE);
+      return { timed: t1 - t0, wall: now() - t0 };
+    },
+  };
+}
+
+/** 1b. The same faults with every PTE table already present (MADV_DONTNEED of all but the last page of each 2 MiB). */
+function case4kFaultsSteady() {
+  const SIZE = 256 * MiB;
+  let m;
+  const r = "steady";
+  return {
+    name: "4 KiB faults (page tables present)",
+    unit: "fault",
+    units: (SIZE / HPAGE) * 511,
+    target: TARGETS.fault4k,
+    async setup() {
+      m = await newMachine();
+      m.mmap("p", r, SIZE, "nothp");
+      m.touch("p", r, 0, SIZE, "write");
+    },
+    teardown() { m = undefined; },
+    iter() {
+      const w0 = now();
+      for (let off = 0; off < SIZE; off += HPAGE) m.madvise("p", r, off, HPAGE - PAGE, "dontneed");
+      const t0 = now();
+      m.touch("p", r, 0, SIZE, "write");
+      const t1 = now();
+      return { timed: t1 - t0, wall: t1 - w0 };
+    },
+  };
+}
+
+/** 1c. 4 KiB faults, one touch() call per page (the per-call API overhead included). */
+function case4kFaultsPerPage() {
+  const SIZE = 64 * MiB;
+  let m;
+  return {
+    name: "4 KiB faults (1 touch() per page)",
+    unit: "fault",
+    units: SIZE / PAGE,
+    target: TARGETS.fault4k,
+    async setup() { m = await newMachine(); },
+    teardown() { m = undefined; },
+    iter() {
+      const r = fresh("r");
+      m.mmap("p", r, SIZE, "nothp");
+      const t0 = now();
+      for (let off = 0; off < SIZE; off += PAGE) m.touch("p", r, off, PAGE, "write");
+      const t1 = now();
+      m.munmap("p", r, 0, SIZE);
+      return { timed: t1 - t0, wall: now() - t0 };
+    },
+  };
+}
+
+/** 2. THP write faults: touch 4 KiB in each 2 MiB of a fresh 1 GiB thp region; munmap (untimed) frees them. */
+function caseThpFaults() {
+  const SIZE = 1 * GiB;
+  let m;
+  return {
+    name: "THP faults (4 KiB touch per 2 MiB)",
+    unit: "THP fault",
+    units: SIZE / HPAGE,
+    target: TARGETS.faultThp,
+    async setup() { m = await newMachine(); },
+    teardown() { m = undefined; },
+    iter() {
+      const r = fresh("r");
+      m.mmap("p", r, SIZE, "thp");
+      const t0 = now();
+      for (let off = 0; off < SIZE; off += HPAGE) m.touch("p", r, off, PAGE, "write");
+      const t1 = now();
+      m.munmap("p", r, 0, SIZE);
+      return { timed: t1 - t0, wall: now() - t0 };
+    },
+  };
+}
+
+/** 3. fork + exit of a child of a process with a 1 GiB PMD-mapped region. */
+function caseFork() {
+  const SIZE = 1 * GiB;
+  let m;
+  return {
+    name: "fork+exit, 1 GiB PMD-mapped",
+    unit: "fork",
+    units: 1,
+    async setup() {
+      m = await newMachine();
+      m.mmap("p", "big", SIZE, "thp");
+      m.touch("p", "big", 0, SIZE, "write");
+      if (m.core.vmstat("NR_ANON_THPS") !== SIZE / HPAGE) throw new Error("fork case: region is not fully PMD-mapped");
+    },
+    teardown() { m = undefined; },
+    iter() {
+      const c = fresh("c");
+      const t0 = now();
+      m.fork("p", c);
+      m.exit(c);
+      const t1 = now();
+      return { timed: t1 - t0, wall: t1 - t0 };
+    },
+  };
+}
+
+/** 4. PMD splits: mprotect(r) of one 4 KiB page in each 2 MiB of a fully touched 1 GiB thp region. */
+function caseSplits() {
+  const SIZE = 1 * GiB;
+  let m;
+  return {
+    name: "PMD splits (mprotect 4 KiB per 2 MiB)",
+    unit: "split",
+    units: SIZE / HPAGE,
+    async setup() { m = await newMachine(); },
+    teardown() { m = undefined; },
+    iter() {
+      const w0 = now();
+      const r = fresh("r");
+      m.mmap("p", r, SIZE, "thp");
+      m.touch("p", r, 0, SIZE, "write");
+      const s0 = m.core.vmstat("THP_SPLIT_PMD");
+      const t0 = now();
+      for (let off = 0; off < SIZE; off += HPAGE) m.mprotect("p", r, off + HPAGE / 2, PAGE, "r");
+      const t1 = now();
+      const splits = m.core.vmstat("THP_SPLIT_PMD") - s0;
+      if (splits !== SIZE / HPAGE) throw new Error(`split case: ${splits} PMD splits, expected ${SIZE / HPAGE}`);
+      m.munmap("p", r, 0, SIZE);
+      return { timed: t1 - t0, wall: now() - w0 };
+    },
+  };
+}
+
+/** 4b. The same PMD splits through MADV_DONTNEED of one 4 KiB page: no VMA split/merge, one page zapped. */
+function caseSplitsDontneed() {
+  const SIZE = 1 * GiB;
+  let m;
+  return {
+    name: "PMD splits (MADV_DONTNEED 4 KiB per 2 MiB)",
+    unit: "split",
+    units: SIZE / HPAGE,
+    async setup() { m = await newMachine(); },
+    teardown() { m = undefined; },
+    iter() {
+      const w0 = now();
+      const r = fresh("r");
+      m.mmap("p", r, SIZE, "thp");
+      m.touch("p", r, 0, SIZE, "write");
+      const s0 = m.core.vmstat("THP_SPLIT_PMD");
+      const t0 = now();
+      for (let off = 0; off < SIZE; off += HPAGE) m.madvise("p", r, off + HPAGE / 2, PAGE, "dontneed");
+      const t1 = now();
+      const splits = m.core.vmstat("THP_SPLIT_PMD") - s0;
+      if (splits !== SIZE / HPAGE) throw new Error(`split case: ${splits} PMD splits, expected ${SIZE / HPAGE}`);
+      m.munmap("p", r, 0, SIZE);
+      return { timed: t1 - t0, wall: now() - w0 };
+    },
+  };
+}
+
+/**
+ * 5. transhuge-stress (tools/testing/selftests/mm/transhuge-stress.c): fault
+ * a THP in each 2 MiB of 1 GiB, MADV_DONTNEED all but its last 4 KiB page
+ * (a PMD split + deferred split queueing), then the shrinker splits them all.
+ * One op = the whole sequence over 1 GiB (mmap included, the final munmap not).
+ */
+function caseTranshugeStress() {
+  const SIZE = 1 * GiB;
+  let m;
+  return {
+    name: "transhuge-stress 1 GiB (fault, dontneed, shrink)",
+    unit: "sequence",
+    units: 1,
+    blocks: SIZE / HPAGE,
+    async setup() { m = await newMachine(); },
+    teardown() { m = undefined; },
+    iter() {
+      const r = fresh("r");
+      const t0 = now();
+      m.mmap("p", r, SIZE, "thp");
+      for (let off = 0; off < SIZE; off += HPAGE) {
+        m.touch("p", r, off, PAGE, "write");
+        m.madvise("p", r, off, HPAGE - PAGE, "dontneed");
+      }
+      const { split } = m.shrink();
+      const t1 = now();
+      if (split !== SIZE / HPAGE) throw new Error(`transhuge-stress: shrinker split ${split} THPs, expected ${SIZE / HPAGE}`);
+      m.munmap("p", r, 0, SIZE);
+      return { timed: t1 - t0, wall: now() - t0 };
+    },
+  };
+}
+
+// ---- JS -> WASM call counting ------------------------------------------------------
+/** Replace the core's (frozen) exports object by a copy whose functions count their calls. */
+function instrument(m) {
+  const core = m.core;
+  const raw = core.e;
+  const counts = new Map();
+  const wrapped = {};
+  for (const [name, v] of Object.entries(raw)) {
+    if (typeof v !== "function") { wrapped[name] = v; continue; }
+    counts.set(name, 0);
+    wrapped[name] = (...args) => { counts.set(name, counts.get(name) + 1); return v(...args); };
+  }
+  core.e = wrapped; // `readonly` in TypeScript only; PageTables reaches exports through core.e too
+  return {
+    reset() { for (const k of counts.keys()) counts.set(k, 0); },
+    total() { let t = 0; for (const c of counts.values()) t += c; return t; },
+    breakdown() { return [...counts].filter(([, c]) => c > 0).sort((a, b) => b[1] - a[1]); },
+  };
+}
+
+async function countCalls() {
+  const m = await newMachine();
+  const ctr = instrument(m);
+  const SIZE = 64 * MiB;
+  const out = [];
+  const measure = (label, faults, fn) => {
+    const a0 = m.core.vmstat("NR_ANON_PAGES");
+    ctr.reset();
+    fn();
+    const calls = ctr.total();
+    const got = m.core.vmstat("NR_ANON_PAGES") - a0;
+    if (got !== faults) throw new Error(`call count '${label}': ${got} new anon pages, expected ${faults}`);
+    out.push({ label, faults, calls, perFault: calls / faults, breakdown: ctr.breakdown() });
+  };
+
+  // (a) fresh region: PUD/PMD/PTE tables allocated on the way, one touch() for the whole range
+  m.mmap("p", "a", SIZE, "nothp");
+  measure("tables allocated, 1 touch()/64 MiB", SIZE / PAGE, () => m.touch("p", "a", 0, SIZE, "write"));
+  // (b) steady state: PTE tables present (dontneed all but the last page of each 2 MiB)
+  for (let off = 0; off < SIZE; off += HPAGE) m.madvise("p", "a", off, HPAGE - PAGE, "dontneed");
+  measure("tables present, 1 touch()/64 MiB", (SIZE / HPAGE) * 511, () => m.touch("p", "a", 0, SIZE, "write"));
+  // (c) steady state, one touch() per page (the API's per-call work included)
+  for (let off = 0; off < SIZE; off += HPAGE) m.madvise("p", "a", off, HPAGE - PAGE, "dontneed");
+  measure("tables present, 1 touch()/page", (SIZE / HPAGE) * 511, () => {
+    for (let off = 0; off < SIZE; off += HPAGE) {
+      for (let i = 0; i < 511; i++) m.touch("p", "a", off + i * PAGE, PAGE, "write");
+    }
+  });
+  // (d) fresh region, one touch() per page
+  m.mmap("p", "b", SIZE, "nothp");
+  measure("tables allocated, 1 touch()/page", SIZE / PAGE, () => {
+    for (let off = 0; off < SIZE; off += PAGE) m.touch("p", "b", off, PAGE, "write");
+  });
+  return out;
+}
+
+// ---- running and printing -------------------------------------------------------
+/** A plain aligned text table (console.table quotes every string). Numbers-looking columns align right. */
+function printTable(rows) {
+  if (rows.length === 0) return;
+  const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const cell = (r, c) => (r[c] === undefined ? "" : String(r[c]));
+  const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r, c).length)));
+  const right = cols.map((c) => rows.every((r) => /^[-≤≥±\d. ]*[\d.]+ ?[a-zµ]*[kM]?(\/s)?$|^$|^-$/.test(cell(r, c))));
+  const fmt = (vals) => vals.map((v, i) => (right[i] ? v.padStart(width[i]) : v.padEnd(width[i]))).join("  ");
+  console.log(fmt(cols));
+  console.log(width.map((w) => "-".repeat(w)).join("  "));
+  for (const r of rows) console.log(fmt(cols.map((c) => cell(r, c))));
+  console.log();
+}
+
+function fmtRate(x) {
+  if (!Number.isFinite(x)) return "-";
+  if (x >= 1e6) return (x / 1e6).toFixed(2) + " M";
+  if (x >= 1e3) return (x / 1e3).toFixed(1) + " k";
+  return x.toFixed(x >= 100 ? 0 : 1);
+}
+function fmtNs(ns) {
+  if (ns >= 1e6) return (ns / 1e6).toFixed(2) + " ms";
+  if (ns >= 1e3) return (ns / 1e3).toFixed(2) + " µs";
+  return ns.toFixed(0) + " ns";
+}
+
+async function main() {
+  const t0 = now();
+  console.log(`thpemu bench: node ${process.version}, kernel ${KERNEL}, ${MEMORY / GiB} GiB emulated memory, ` +
+    `${TIME} ms per case${typeof globalThis.gc === "function" ? "" : " (no --expose-gc: gc between cases skipped)"}`);
+
+  const cases = [
+    case4kFaults, case4kFaultsSteady, case4kFaultsPerPage, caseThpFaults, caseFork, caseSplits, caseSplitsDontneed,
+    caseTranshugeStress,
+  ].map((make) => ({ ...make(), make })).filter((c) => c.name.toLowerCase().includes(ONLY));
+  const bench = new Bench({
+    time: TIME,
+    iterations: 3, // at least this many timed batches, however long they take
+    warmupTime: Math.min(300, TIME / 4),
+    warmupIterations: 1,
+    throws: false, // an erroring case is reported in the table, the others still run
+  });
+  for (const c of cases) {
+    bench.add(c.name, () => {
+      const { timed, wall } = c.iter();
+      return { overriddenDuration: timed, overriddenIterationCost: wall };
+    }, {
+      beforeAll: async () => { gc(); await c.setup(); gc(); },
+      afterAll: () => { c.teardown(); gc(); },
+    });
+  }
+  bench.addEventListener("cycle", (ev) => console.log(`  done: ${ev.task.name} (${ev.task.runs} batches)`));
+  await bench.run();
+
+  const rows = [];
+  const byName = new Map(cases.map((c) => [c.name, c]));
+  for (const task of bench.tasks) {
+    const c = byName.get(task.name);
+    const res = task.result;
+    if (!res || !("latency" in res)) {
+      rows.push({ case: c.name, unit: c.unit, "ops/s": "error", "ns/op": String(res?.error ?? res?.state) });
+      continue;
+    }
+    // Primary figures from the median batch (robust to GC pauses and to other
+    // processes on the machine); the mean and the best batch are shown too.
+    const per = (ms) => (ms * 1e6) / c.units; // ns per unit
+    const nsMed = per(res.latency.p50), nsMean = per(res.latency.mean), nsBest = per(res.latency.min);
+    const rate = 1e9 / nsMed;
+    rows.push({
+      case: c.name, unit: c.unit, "ops/s": fmtRate(rate), "ns/op": fmtNs(nsMed),
+      "mean ops/s": fmtRate(1e9 / nsMean), "best ops/s": fmtRate(1e9 / nsBest), "±%": res.latency.rme.toFixed(1),
+      batches: task.runs, target: c.target ? `≥ ${fmtRate(c.target)}/s` : "",
+      status: c.target ? (rate >= c.target ? "met" : "NOT MET") : "",
+    });
+    c.rate = rate;
+    if (c.blocks) {
+      const b = (x) => fmtRate(c.blocks * 1e9 / x);
+      rows.push({
+        case: "  └ same, per 2 MiB block", unit: "block", "ops/s": b(nsMed), "ns/op": fmtNs(nsMed / c.blocks),
+        "mean ops/s": b(nsMean), "best ops/s": b(nsBest), "±%": res.latency.rme.toFixed(1), batches: task.runs,
+        target: "", status: "",
+      });
+    }
+  }
+
+  gc();
+  const calls = await countCalls();
+  gc();
+
+  console.log("\nThroughput per unit (ops/s, ns/op: median batch; mean and best batch alongside; ±% = rme of the mean):");
+  printTable(rows);
+
+  console.log("JS -> WASM calls per 4 KiB write fault (core exports wrapped with counters):");
+  printTable(calls.map((c) => ({
+    mode: c.label, faults: c.faults, calls: c.calls, "calls/fault": c.perFault.toFixed(3),
+    target: `≤ ${TARGETS.callsPerFault}`, status: c.perFault <= TARGETS.callsPerFault ? "met" : "NOT MET",
+    breakdown: c.breakdown.map(([n, k]) => `${n}×${k}`).join(" "),
+  })));
+
+  const rate = (fn) => cases.find((c) => c.make === fn)?.rate;
+  const f4 = rate(case4kFaults), fthp = rate(caseThpFaults);
+  const worstCalls = Math.max(...calls.map((c) => c.perFault));
+  const steadyCalls = calls[1].perFault;
+  const verdict = (x, ok) => (x === undefined ? "not run" : ok ? "met" : "NOT MET");
+  console.log("Targets:");
+  console.log(`  4 KiB faults/s  ≥ ${fmtRate(TARGETS.fault4k)}: ${fmtRate(f4)} (fresh region) / ` +
+    `${fmtRate(rate(case4kFaultsSteady))} (tables present) / ${fmtRate(rate(case4kFaultsPerPage))} (touch per page) -> ` +
+    `${verdict(f4, f4 >= TARGETS.fault4k)}`);
+  console.log(`  THP faults/s    ≥ ${fmtRate(TARGETS.faultThp)}: ${fmtRate(fthp)} -> ${verdict(fthp, fthp >= TARGETS.faultThp)}`);
+  console.log(`  calls per fault ≤ ${TARGETS.callsPerFault}: ${steadyCalls.toFixed(3)} steady state (1 touch()/range), ` +
+    `${worstCalls.toFixed(3)} worst mode -> ${verdict(worstCalls, worstCalls <= TARGETS.callsPerFault)}`);
+  console.log(`total bench time ${((now() - t0) / 1000).toFixed(1)} s`);
+}
+
+main().catch((err) => {
+  // never fail the run: report and exit 0
+  console.error("bench error:", err?.stack ?? err);
+}).finally(() => { process.exitCode = 0; });

@@ -1,0 +1,302 @@
+// The thpemu command:
+//
+//   thpemu run FILE [--kernel linux-6.18|linux-4.5] [--memory SIZE] [--format jsonl|table] [--check]
+//
+// Exit status: 0 ok; 2 an error in the scenario (`FILE:LINE: message`), an
+// unreadable file or a bad option; 3 an invariant violation; 70 an internal
+// error (`thpemu: internal error: …`; THPEMU_DEBUG=1 adds the stack).
+//
+// `main(argv)` resolves to the exit status and never calls process.exit:
+// bin/thpemu.js sets process.exitCode, so Node exits once stdout is drained.
+import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import type { Writable } from "node:stream";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { Machine, UserError } from "./machine.js";
+import { KERNELS, type KernelName } from "./profiles.js";
+import { parseScenario, ScenarioError, type Op } from "./scenario/parse.js";
+import { runOps, InvariantError } from "./scenario/run.js";
+import type { ObservationRecord } from "./scenario/records.js";
+import { formatTable, formatEmptyDump, sourceBlock, trailingComments } from "./scenario/table.js";
+
+export const EXIT_OK = 0;
+export const EXIT_SCENARIO = 2;
+export const EXIT_INVARIANT = 3;
+export const EXIT_INTERNAL = 70; // EX_SOFTWARE
+
+/** Where the CLI writes; process.stdout/stderr by default (tests pass their own). */
+export interface CliIO {
+  stdout: Writable;
+  stderr: Writable;
+  /** Read standard input (for FILE `-`); process.stdin by default. */
+  stdin?: NodeJS.ReadableStream;
+}
+
+export interface RunCliOptions {
+  kernel: KernelName;
+  memory: number;
+  format: "jsonl" | "table";
+  check: boolean;
+}
+
+const DEFAULT_MEMORY = "4G";
+const SIZE_RE = /^([0-9]+)([kKmMgG]?)$/;
+const SIZE_MUL: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** `--memory`: `4G`, `512M`, `64G`, `1073741824` (K/M/G = powers of 1024). */
+export function parseMemorySize(s: string): number {
+  const m = SIZE_RE.exec(s.trim());
+  if (!m) throw new InvalidArgumentError("Expected a size like 4G, 512M, 64G or 1073741824 (bytes).");
+  const v = Number(m[1]) * SIZE_MUL[m[2].toLowerCase()];
+  if (!Number.isSafeInteger(v)) throw new InvalidArgumentError("It is too large.");
+  if (v % 4096 !== 0) throw new InvalidArgumentError("It is not a multiple of 4 KiB.");
+  if (v < 16 * 1024 ** 2) throw new InvalidArgumentError("At least 16M is needed.");
+  return v;
+}
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version?: string };
+    return pkg.version ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+/** An error message kept short: a quoted token of a huge line is cut (no regex: linear on any input). */
+export function shorten(msg: string): string {
+  if (msg.length <= 400) return msg;
+  let out = "";
+  let i = 0;
+  for (;;) {
+    const a = msg.indexOf("'", i);
+    const b = a < 0 ? -1 : msg.indexOf("'", a + 1);
+    if (b < 0) { out += msg.slice(i); break; }
+    out += msg.slice(i, a + 1);
+    out += b - a - 1 > 80 ? `${msg.slice(a + 1, a + 61)}…(${b - a - 1} characters)` : msg.slice(a + 1, b);
+    out += "'";
+    i = b + 1;
+  }
+  return out.length <= 2000 ? out : out.slice(0, 2000) + "…";
+}
+
+function fsReason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  switch (e.code) {
+    case "ENOENT": return "no such file or directory";
+    case "EISDIR": return "is a directory";
+    case "EACCES": case "EPERM": return "permission denied";
+    case "ENOTDIR": return "a component of the path is not a directory";
+    default: return e.message ?? String(err);
+  }
+}
+
+/** Buffered writes to a stream that respect backpressure and survive a closed pipe. */
+class Sink {
+  private buf: string[] = [];
+  private size = 0;
+  /** The reader went away (EPIPE): further output is dropped. */
+  closed = false;
+  private readonly onError = (e: NodeJS.ErrnoException) => {
+    this.closed = true;
+    if (e.code !== "EPIPE" && e.code !== "ERR_STREAM_DESTROYED") this.error = e;
+  };
+  error: Error | undefined;
+
+  constructor(private readonly s: Writable) {
+    s.on("error", this.onError);
+  }
+
+  line(text: string): Promise<void> | void {
+    this.buf.push(text, "\n");
+    this.size += text.length + 1;
+    if (this.size >= 1 << 20) return this.flush();
+  }
+
+  async lines(texts: Iterable<string>): Promise<void> {
+    for (const t of texts) {
+      const p = this.line(t);
+      if (p) await p;
+    }
+  }
+
+  /** Hand the buffer to the stream; wait while the stream is full. */
+  async flush(): Promise<void> {
+    if (this.size === 0) return;
+    const chunk = this.buf.join("");
+    this.buf = [];
+    this.size = 0;
+    if (this.closed || this.s.destroyed) { this.closed = true; return; }
+    if (!this.s.write(chunk)) await this.drained();
+  }
+
+  /** Flush, then wait until everything written so far has been handed to the OS. */
+  async end(): Promise<void> {
+    await this.flush();
+    if (!this.closed && !this.s.destroyed) {
+      await new Promise<void>((resolve) => { this.s.write("", () => resolve()); });
+    }
+    this.s.off("error", this.onError);
+  }
+
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.s.off("drain", done); this.s.off("close", done); this.s.off("error", done);
+        resolve();
+      };
+      this.s.on("drain", done); this.s.on("close", done); this.s.on("error", done);
+    });
+  }
+}
+
+async function readStdin(stdin: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stdin) chunks.push(typeof c === "string" ? Buffer.from(c) : c);
+  return Buffer.concat(chunks);
+}
+
+/** `thpemu run FILE`: the exit status. */
+export async function runFile(file: string, opts: RunCliOptions, io: CliIO): Promise<number> {
+  const err = (msg: string) => { io.stderr.write(msg.endsWith("\n") ? msg : msg + "\n"); };
+  const name = file === "-" ? "<stdin>" : file;
+
+  // 1. the bytes; invalid UTF-8 becomes U+FFFD, which the parser rejects with its line
+  let bytes: Buffer;
+  try {
+    bytes = file === "-" ? await readStdin(io.stdin ?? process.stdin) : await readFile(file);
+  } catch (e) {
+    err(`${name}: cannot read: ${fsReason(e)}`);
+    return EXIT_SCENARIO;
+  }
+  const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
+
+  // 2. the syntax of every line, before anything runs
+  let ops: Op[];
+  try {
+    ops = parseScenario(text, name);
+  } catch (e) {
+    if (e instanceof ScenarioError) { err(shorten(e.message)); return EXIT_SCENARIO; }
+    throw e;
+  }
+
+  // 3. the machine
+  let m: Machine;
+  try {
+    m = await Machine.create({ kernel: opts.kernel, memory: opts.memory });
+  } catch (e) {
+    if (e instanceof UserError) { err(`thpemu: ${e.message}`); return EXIT_SCENARIO; }
+    throw e;
+  }
+
+  // 4. each operation in turn; its output is written before the next one runs
+  const out = new Sink(io.stdout);
+  const table = opts.format === "table";
+  const lines = table ? text.split(/\r?\n/) : [];
+  let prevLine = 0;
+  let dumps = 0;
+  let notes = true; // explain the raw inspect fields (the first time only)
+  let blank = true; // the last table line written was blank (or nothing yet)
+  let status = EXIT_OK;
+  try {
+    for (const op of ops) {
+      if (out.closed) break;
+      const recs: ObservationRecord[] = [];
+      let failure: unknown;
+      try {
+        runOps(m, [op], { file: name, check: opts.check, onRecord: (r) => { recs.push(r); } });
+      } catch (e) {
+        failure = e;
+      }
+      if (op.op === "dump" && !(failure instanceof ScenarioError)) dumps++;
+      if (!table) {
+        for (const r of recs) {
+          const p = out.line(JSON.stringify(r));
+          if (p) await p;
+        }
+      } else if (!(failure instanceof ScenarioError)) {
+        const src = sourceBlock(lines, prevLine, op.line);
+        if (src[0]?.startsWith("#") && !blank) await out.line("");
+        await out.lines(src);
+        let body = formatTable(recs, { notes });
+        if (recs.some((r) => r.type === "inspect")) notes = false;
+        if (op.op === "dump" && recs.length === 0) body = formatEmptyDump(dumps, op.label);
+        if (body.length) { await out.lines(body); await out.line(""); }
+        blank = body.length > 0;
+      }
+      prevLine = op.line;
+      if (failure !== undefined) {
+        await out.flush();
+        if (failure instanceof ScenarioError) { err(shorten(failure.message)); status = EXIT_SCENARIO; }
+        else if (failure instanceof InvariantError) { err(failure.message); status = EXIT_INVARIANT; }
+        else throw failure;
+        break;
+      }
+    }
+    if (table && status === EXIT_OK && !out.closed) {
+      const tail = trailingComments(lines, prevLine);
+      if (tail.length && !blank) await out.line("");
+      await out.lines(tail);
+    }
+  } finally {
+    await out.end();
+  }
+  if (out.error) {
+    err(`thpemu: cannot write output: ${out.error.message}`);
+    return EXIT_INTERNAL;
+  }
+  return status;
+}
+
+function buildProgram(io: CliIO, result: { status: number }): Command {
+  const program = new Command();
+  program
+    .name("thpemu")
+    .description("Emulate Linux THP mapcount accounting (WebAssembly): run a scenario, print what the kernel would count.")
+    .version(packageVersion(), "-V, --version", "print the version")
+    .helpOption("-h, --help", "show help")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => { io.stdout.write(s); },
+      writeErr: (s) => { io.stderr.write(s); },
+    })
+    .showHelpAfterError("(see 'thpemu run --help' for usage)")
+    .addHelpText("after", `
+Exit status: 0 ok, 2 scenario error or bad option, 3 invariant violation, 70 internal error.
+Example: thpemu run examples/seed-doublemap.scn --kernel linux-4.5 --format table`);
+
+  program
+    .command("run")
+    .description("run a scenario file (.scn; '-' reads standard input) and print its observations")
+    .argument("<file>", "the scenario")
+    .addOption(new Option("--kernel <name>", "kernel profile").choices(KERNELS).default("linux-6.18"))
+    .addOption(new Option("--memory <size>", "emulated physical memory (K/M/G suffixes, powers of 1024)")
+      .default(parseMemorySize(DEFAULT_MEMORY), DEFAULT_MEMORY).argParser(parseMemorySize))
+    .addOption(new Option("--format <format>", "jsonl: one JSON record per line; table: for a person")
+      .choices(["jsonl", "table"]).default("jsonl"))
+    .option("--check", "run the invariant checker after every operation", false)
+    .action(async (file: string, o: RunCliOptions) => {
+      result.status = await runFile(file, o, io);
+    });
+  return program;
+}
+
+/**
+ * The command line (arguments after the program name) → exit status.
+ * Never throws, never calls process.exit.
+ */
+export async function main(argv: string[] = process.argv.slice(2), io?: CliIO): Promise<number> {
+  const sio: CliIO = io ?? { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin };
+  const result = { status: EXIT_OK };
+  try {
+    await buildProgram(sio, result).parseAsync(argv, { from: "user" });
+    return result.status;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT_OK : EXIT_SCENARIO;
+    const debug = process.env.THPEMU_DEBUG === "1";
+    const msg = e instanceof Error ? e.message : String(e);
+    sio.stderr.write(`thpemu: internal error: ${msg}\n`);
+    if (debug && e instanceof Error && e.stack) sio.stderr.write(e.stack + "\n");
+    return EXIT_INTERNAL;
+  }
+}

@@ -1,0 +1,519 @@
+// The WebAssembly core through its exports: the buddy allocator, the page
+// checks, the 4.5 DoubleMap rmap transitions, THP split and the huge zero
+// page. Values follow kernel-mapcount.md (§3-§5, §9).
+import { describe, it, expect, beforeEach } from "vitest";
+import { Core, BadPageError, type CoreProfile } from "../src/core/frames.js";
+
+const L45: CoreProfile = { mmId: false, anonExclusive: false, queueFullyUnmapped: true };
+const L618: CoreProfile = { mmId: true, anonExclusive: true, queueFullyUnmapped: false };
+const FRAMES = 4096; // 16 MiB: four order-10 blocks
+const NR = 512;
+const ERR_NOMEM = -1, ERR_FALLBACK = -2, ERR_BUSY = -3;
+const MM1 = 1, MM2 = 2, MM3 = 3, AV = 1;
+
+/** Accessors over one core instance. */
+class T {
+  constructor(readonly c: Core) {}
+  get e() { return this.c.e; }
+  M(pfn: number) { return this.c.mapcountRaw(pfn); }
+  R(pfn: number) { return this.c.refcount(pfn); }
+  C(head: number) { return this.c.field(head + 1, this.c.off.PAGE_COMPOUND_MAPCOUNT); }
+  DM(head: number) { return this.c.testFlag(head + 1, this.c.PG.double_map) ? 1 : 0; }
+  pm(pfn: number) { return this.e.page_mapcount(pfn); }
+  tm(pfn: number) { return this.e.total_mapcount(pfn); }
+  queued(head: number) { return this.e.thp_is_queued(head) !== 0; }
+  free() { return this.c.nrFreePages(); }
+  order(o: number) { return this.e.nr_free_order(o) >>> 0; }
+  orders() { return Array.from({ length: 11 }, (_, o) => this.order(o)); }
+  g(name: string) { return this.c.u32[this.c.G[name] >>> 2]; }
+  setI32(pfn: number, off: number, v: number) { this.c.i32[(this.c.pageAddr(pfn) + off) >>> 2] = v; }
+  setFlag(pfn: number, bit: number) { this.c.u32[(this.c.pageAddr(pfn) + this.c.off.PAGE_FLAGS) >>> 2] |= 1 << bit; }
+  /** Put PFNs in the scratch buffer. */
+  scratch(pfns: number[]) { const s = this.c.scratchIndex; pfns.forEach((p, i) => { this.c.u32[s + i] = p; }); }
+  anon(mm = MM1, vpn = 0x1000) {
+    const pfn = this.e.do_anonymous_page(mm, AV, vpn);
+    expect(pfn).toBeGreaterThan(0);
+    return pfn;
+  }
+  zap(pfns: number[], mm = MM1) {
+    const slots = this.c.SCRATCH_SLOTS;
+    for (let i = 0; i < pfns.length; i += slots) {
+      const chunk = pfns.slice(i, i + slots);
+      this.scratch(chunk);
+      this.e.zap_pte_batch(chunk.length, mm);
+    }
+  }
+  dup(pfns: number[], mm = MM2) { this.scratch(pfns); this.e.dup_pte_batch(pfns.length, mm); }
+  /** A new PMD-mapped THP (do_huge_pmd_anonymous_page) and its deposit table. */
+  thp(mm = MM1, vpn = 0x40000): { head: number; table: number } {
+    const head = this.e.do_huge_pmd_anonymous_page(mm, AV, vpn);
+    expect(head).toBeGreaterThan(0);
+    return { head, table: this.c.result1 };
+  }
+  subpages(head: number) { return Array.from({ length: NR }, (_, i) => head + i); }
+  /** Every subpage satisfies fn. */
+  all(head: number, fn: (pfn: number, i: number) => boolean) {
+    for (let i = 0; i < NR; i++) if (!fn(head + i, i)) return false;
+    return true;
+  }
+  /** Allocate order-0 pages until the core says out of memory. */
+  allocAll(): number[] {
+    const out: number[] = [];
+    for (;;) {
+      const pfn = this.e.do_anonymous_page(MM1, AV, 0x1000 + out.length);
+      if (pfn < 0) { expect(pfn).toBe(ERR_NOMEM); return out; }
+      out.push(pfn);
+    }
+  }
+}
+
+async function core(profile = L45, frames = FRAMES): Promise<T> {
+  return new T(await Core.create(frames, profile));
+}
+
+describe("buddy allocator", () => {
+  let t: T;
+  let initial: number[];
+  beforeEach(async () => {
+    t = await core();
+    initial = t.orders();
+  });
+
+  it("starts as maximal aligned blocks minus the reserved zero page", () => {
+    // pfn 0 is the zero page: its order-10 block is split into one block of each lower order
+    expect(t.c.zeroPfn).toBe(0);
+    expect(initial).toEqual([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3]);
+    expect(t.free()).toBe(FRAMES - 1);
+    expect(t.c.vmstat("NR_FREE_PAGES")).toBe(FRAMES - 1);
+    expect(t.e.check_free_lists()).toBe(0);
+    expect(t.e.pfn_is_free(0)).toBeFalsy();
+    expect(t.c.testFlag(0, t.c.PG.reserved)).toBe(true);
+  });
+
+  it("hands out every frame once, lowest first, then reports out of memory", () => {
+    const pfns = t.allocAll();
+    expect(pfns.length).toBe(FRAMES - 1);
+    expect(pfns).toEqual(Array.from({ length: FRAMES - 1 }, (_, i) => i + 1));
+    expect(t.free()).toBe(0);
+    expect(t.orders().every((n) => n === 0)).toBe(true);
+    expect(t.e.last_error()).toBe(1);
+    expect(t.e.check_free_lists()).toBe(0);
+    expect(t.c.vmstat("NR_ANON_PAGES")).toBe(FRAMES - 1);
+  });
+
+  it("merges everything back into the initial blocks when all frames are freed (any order)", () => {
+    const pfns = t.allocAll();
+    // free in a scrambled order so merging has to happen out of sequence
+    const order = pfns.slice().sort((a, b) => ((a * 2654435761) % 4093) - ((b * 2654435761) % 4093));
+    t.zap(order);
+    expect(t.free()).toBe(FRAMES - 1);
+    expect(t.orders()).toEqual(initial);
+    expect(t.e.check_free_lists()).toBe(0);
+    expect(t.c.vmstat("NR_FREE_PAGES")).toBe(FRAMES - 1);
+    expect(t.c.vmstat("NR_ANON_PAGES")).toBe(0);
+    for (const p of pfns) expect(t.e.pfn_is_free(p)).toBeTruthy();
+  });
+
+  it("splits a larger block on allocation and merges buddies on free", () => {
+    const a = t.anon(); // pfn 1: the lone order-0 block
+    expect(a).toBe(1);
+    expect(t.order(0)).toBe(0);
+    const b = t.anon(); // splits the order-1 block at 2: 2 handed out, 3 listed at order 0
+    expect(b).toBe(2);
+    expect(t.order(1)).toBe(0);
+    expect(t.order(0)).toBe(1);
+    t.zap([b]); // 2 merges with its buddy 3 into an order-1 block
+    expect(t.order(1)).toBe(1);
+    expect(t.order(0)).toBe(0);
+    t.zap([a]); // 1's buddy is the reserved zero page: no merge
+    expect(t.orders()).toEqual(initial);
+    expect(t.e.check_free_lists()).toBe(0);
+  });
+
+  it("splits an order-10 block for a second THP and merges it back", () => {
+    const x = t.e.alloc_thp_pmd_mapped(MM1, AV, 0x200, false);
+    expect(x).toBe(512); // the lone order-9 block
+    const y = t.e.alloc_thp_pmd_mapped(MM1, AV, 0x400, false);
+    expect(y).toBe(1024); // from an order-10 block; its upper half goes to the order-9 list
+    expect(t.order(10)).toBe(2);
+    expect(t.order(9)).toBe(1);
+    t.e.zap_huge_pmd(y, MM1);
+    expect(t.order(10)).toBe(3);
+    expect(t.order(9)).toBe(0);
+    t.e.zap_huge_pmd(x, MM1);
+    expect(t.orders()).toEqual(initial);
+    expect(t.g("SPLIT_QUEUE_LEN")).toBe(0); // queued (4.5 quirk) and unlinked by the destructor
+    expect(t.e.check_free_lists()).toBe(0);
+  });
+
+  it("refuses order-9 allocations when memory is fragmented (THP fault falls back)", () => {
+    const pfns = t.allocAll();
+    // free every other frame: half the memory free, no two free buddies
+    const freed = pfns.filter((p) => p % 2 === 0);
+    t.zap(freed);
+    expect(t.free()).toBe(freed.length);
+    expect(t.orders().slice(1).every((n) => n === 0)).toBe(true);
+    const before = t.free();
+    expect(t.e.do_huge_pmd_anonymous_page(MM1, AV, 0x200)).toBe(ERR_FALLBACK);
+    expect(t.e.last_error()).toBe(2);
+    expect(t.c.vmstat("THP_FAULT_FALLBACK")).toBe(1);
+    expect(t.e.alloc_thp_pmd_mapped(MM1, AV, 0x200, false)).toBe(ERR_FALLBACK);
+    expect(t.e.get_huge_zero_page() >>> 0).toBe(t.c.NIL);
+    expect(t.c.hugeZeroPfn).toBe(t.c.NIL);
+    expect(t.free()).toBe(before);
+    // order-0 allocations still succeed
+    const pt = t.e.pgtable_alloc();
+    expect(pt).toBeGreaterThan(0);
+    expect(t.e.is_pgtable_page(pt)).toBeTruthy();
+    t.e.pte_free(pt);
+    expect(t.free()).toBe(before);
+    expect(t.e.check_free_lists()).toBe(0);
+  });
+
+  it("gives the THP back when the deposit table can't be allocated", () => {
+    const pfns = t.allocAll();
+    // free exactly one aligned 512-frame run: it merges into a single order-9 block
+    const run = pfns.filter((p) => p >= 2048 && p < 2560);
+    t.zap(run);
+    expect(t.orders()).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
+    expect(t.e.do_huge_pmd_anonymous_page(MM1, AV, 0x200)).toBe(ERR_NOMEM);
+    expect(t.orders()).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
+    expect(t.c.vmstat("NR_ANON_THPS")).toBe(0);
+    expect(t.e.check_free_lists()).toBe(0);
+    expect(t.g("BAD_PAGES")).toBe(0);
+  });
+
+  it("detects a corrupt free list entry", () => {
+    // a free block whose PageBuddy marker is lost is reported by check_free_lists
+    t.setI32(1, t.c.off.PAGE_MAPCOUNT, -1);
+    expect(t.e.check_free_lists()).toBeLessThan(0);
+  });
+});
+
+describe("order-0 anonymous pages", () => {
+  it("do_anonymous_page / page_dup_rmap / zap keep _mapcount and _refcount in step", async () => {
+    const t = await core();
+    const free0 = t.free();
+    const p = t.anon(MM1, 0x1234);
+    expect(t.M(p)).toBe(0);
+    expect(t.R(p)).toBe(1);
+    expect(t.pm(p)).toBe(1);
+    expect(t.tm(p)).toBe(1);
+    expect(t.c.field(p, t.c.off.PAGE_MAPPING) & 1).toBe(1); // PageAnon
+    expect(t.c.testFlag(p, t.c.PG.swapbacked)).toBe(true);
+    expect(t.e.compound_order(p)).toBe(0);
+    expect(t.e.head_pfn(p)).toBe(p);
+    expect(t.e.wp_page_reuse(p)).toBe(1); // 4.5: page_mapcount == 1
+    t.dup([p]); // fork
+    expect([t.M(p), t.R(p), t.pm(p)]).toEqual([1, 2, 2]);
+    expect(t.e.wp_page_reuse(p)).toBe(0);
+    expect(t.c.vmstat("NR_ANON_PAGES")).toBe(1); // dup doesn't count again
+    t.zap([p], MM2);
+    expect([t.M(p), t.R(p), t.pm(p)]).toEqual([0, 1, 1]);
+    expect(t.e.pfn_is_free(p)).toBeFalsy();
+    t.zap([p]);
+    expect(t.e.pfn_is_free(p)).toBeTruthy();
+    expect(t.free()).toBe(free0);
+    expect(t.c.vmstat("NR_ANON_PAGES")).toBe(0);
+    expect(t.g("BAD_PAGES")).toBe(0);
+  });
+
+  it("6.18: an exclusive page is reused on a write fault, a shared one only at refcount 1", async () => {
+    const t = await core(L618);
+    const p = t.anon();
+    expect(t.c.testFlag(p, t.c.PG.anon_exclusive)).toBe(true);
+    t.dup([p]);
+    expect(t.c.testFlag(p, t.c.PG.anon_exclusive)).toBe(false);
+    expect(t.e.wp_page_reuse(p)).toBe(0);
+    t.zap([p], MM2);
+    expect(t.e.wp_page_reuse(p)).toBe(1);
+    expect(t.c.testFlag(p, t.c.PG.anon_exclusive)).toBe(true);
+  });
+});
+
+describe("THP: PMD fault, fork, PMD split (DoubleMap), split_huge_page", () => {
+  for (const [name, profile] of [["linux-4.5", L45], ["linux-6.18", L618]] as const) {
+    describe(name, () => {
+      let t: T;
+      beforeEach(async () => { t = await core(profile); });
+
+      it("(a) do_huge_pmd_anonymous_page: C=0, M=-1, R=1, deposit table in result1", () => {
+        const free0 = t.free();
+        const { head, table } = t.thp();
+        expect(head % NR).toBe(0);
+        expect(t.e.compound_order(head)).toBe(9);
+        expect(t.c.testFlag(head, t.c.PG.head)).toBe(true);
+        expect(t.e.head_pfn(head + 300)).toBe(head);
+        expect(t.C(head)).toBe(0);
+        expect(t.e.compound_mapcount(head + 7)).toBe(1);
+        expect(t.all(head, (p) => t.M(p) === -1)).toBe(true);
+        expect(t.all(head, (p) => t.pm(p) === 1)).toBe(true);
+        expect(t.tm(head)).toBe(1);
+        expect(t.DM(head)).toBe(0);
+        expect(t.R(head)).toBe(1);
+        expect(t.all(head, (p, i) => i === 0 || t.R(p) === 0)).toBe(true);
+        expect(t.queued(head)).toBe(false);
+        // the deposit table: a separate page-table page
+        expect(table).not.toBe(t.c.NIL);
+        expect(table < head || table >= head + NR).toBe(true);
+        expect(t.e.is_pgtable_page(table)).toBeTruthy();
+        expect(t.c.vmstat("NR_PAGETABLE")).toBe(1);
+        expect(t.c.vmstat("NR_ANON_THPS")).toBe(1);
+        expect(t.c.vmstat("NR_ANON_PAGES")).toBe(NR);
+        expect(t.c.vmstat("THP_FAULT_ALLOC")).toBe(1);
+        expect(t.free()).toBe(free0 - NR - 1);
+        // (e') the whole-PMD zap frees it, and the table goes separately
+        t.e.zap_huge_pmd(head, MM1);
+        t.e.pte_free(table);
+        expect(t.free()).toBe(free0);
+        expect(t.g("SPLIT_QUEUE_LEN")).toBe(0);
+        expect(t.c.vmstat("NR_ANON_THPS")).toBe(0);
+        expect(t.c.vmstat("NR_ANON_PAGES")).toBe(0);
+        // 4.5 queues the fully unmapped THP (freed right after); 6.1+ doesn't
+        expect(t.c.vmstat("THP_DEFERRED_SPLIT_PAGE")).toBe(profile.queueFullyUnmapped ? 1 : 0);
+        expect(t.g("BAD_PAGES")).toBe(0);
+      });
+
+      it("(b)-(e) copy_huge_pmd, split of one PMD sets DoubleMap, kept after the PTEs go, cleared with the last PMD", () => {
+        const free0 = t.free();
+        const { head, table } = t.thp(MM1);
+        t.e.copy_huge_pmd(head, MM2); // (b)
+        expect([t.C(head), t.R(head), t.DM(head), t.tm(head)]).toEqual([1, 2, 0, 2]);
+        expect(t.all(head, (p) => t.M(p) === -1 && t.pm(p) === 2)).toBe(true);
+        t.e.split_huge_pmd(head, MM2); // (c)
+        expect([t.C(head), t.R(head), t.DM(head), t.tm(head)]).toEqual([0, 513, 1, 513]);
+        expect(t.all(head, (p) => t.M(p) === 1 && t.pm(p) === 2)).toBe(true);
+        expect(t.queued(head)).toBe(false);
+        expect(t.c.vmstat("THP_SPLIT_PMD")).toBe(1);
+        expect(t.c.vmstat("NR_ANON_THPS")).toBe(1);
+        t.zap(t.subpages(head), MM2); // (d): the child exits
+        expect([t.C(head), t.R(head), t.DM(head), t.tm(head)]).toEqual([0, 1, 1, 1]);
+        expect(t.all(head, (p) => t.M(p) === 0 && t.pm(p) === 1)).toBe(true);
+        expect(t.queued(head)).toBe(false);
+        expect(t.c.vmstat("NR_ANON_PAGES")).toBe(NR);
+        t.e.zap_huge_pmd(head, MM1); // (e)
+        t.e.pte_free(table);
+        expect(t.free()).toBe(free0);
+        expect(t.g("SPLIT_QUEUE_LEN")).toBe(0);
+        expect(t.g("BAD_PAGES")).toBe(0);
+        expect(t.c.vmstat("NR_ANON_PAGES")).toBe(0);
+      });
+
+      it("(d') the PMD goes first: DoubleMap cleared, M stays 0, nothing queued until a PTE goes", () => {
+        const { head } = t.thp(MM1);
+        t.e.copy_huge_pmd(head, MM2);
+        t.e.split_huge_pmd(head, MM2);
+        t.e.zap_huge_pmd(head, MM1);
+        expect([t.C(head), t.R(head), t.DM(head), t.tm(head)]).toEqual([-1, 512, 0, 512]);
+        expect(t.all(head, (p) => t.M(p) === 0 && t.pm(p) === 1)).toBe(true);
+        expect(t.queued(head)).toBe(false);
+        expect(t.c.vmstat("NR_ANON_THPS")).toBe(0);
+        expect(t.c.vmstat("NR_ANON_PAGES")).toBe(NR);
+        t.zap([head + 3], MM2);
+        expect(t.queued(head)).toBe(true);
+        expect(t.g("SPLIT_QUEUE_LEN")).toBe(1);
+        t.zap(t.subpages(head).filter((p) => p !== head + 3), MM2);
+        expect(t.e.pfn_is_free(head)).toBeTruthy();
+        expect(t.g("SPLIT_QUEUE_LEN")).toBe(0);
+        expect(t.g("BAD_PAGES")).toBe(0);
+      });
+
+      it("6.18 MM-owner slots follow (b) and (c) (kernel-mapcount §9 (j))", () => {
+        if (!profile.mmId) return;
+        const { head } = t.thp(MM1);
+        const f = (off: string) => t.c.field(head + 1, t.c.off[off]);
+        expect([f("PAGE_LARGE_MAPCOUNT"), f("PAGE_MM_ID0"), f("PAGE_MM_ID_MAPCOUNT0")]).toEqual([0, MM1, 0]);
+        expect(f("PAGE_MM_ID1") >>> 0).toBe(0);
+        t.e.copy_huge_pmd(head, MM2);
+        expect(f("PAGE_LARGE_MAPCOUNT")).toBe(1);
+        expect((f("PAGE_MM_ID1") >>> 0) & 0x7fffffff).toBe(MM2);
+        expect(f("PAGE_MM_ID1") >>> 31).toBe(1); // SHARED
+        t.e.split_huge_pmd(head, MM2);
+        expect([f("PAGE_LARGE_MAPCOUNT"), f("PAGE_MM_ID_MAPCOUNT0"), f("PAGE_MM_ID_MAPCOUNT1")]).toEqual([512, 0, 511]);
+        expect(f("PAGE_MM_ID1") >>> 31).toBe(1);
+        t.e.zap_huge_pmd(head, MM1); // slot 0 released; slot 1 owns every mapping: SHARED cleared
+        expect([f("PAGE_LARGE_MAPCOUNT"), f("PAGE_MM_ID0"), f("PAGE_MM_ID_MAPCOUNT0"), f("PAGE_MM_ID_MAPCOUNT1")]).toEqual([511, 0, -1, 511]);
+        expect(f("PAGE_MM_ID1") >>> 31).toBe(0);
+        // a third mm takes the free slot 0 and makes it shared again
+        t.dup([head + 1], MM3);
+        expect(f("PAGE_MM_ID0")).toBe(MM3);
+        expect(f("PAGE_MM_ID1") >>> 31).toBe(1);
+      });
+
+      it("(f) one PMD split, one PTE unmapped: queued; the deferred split frees that subpage only", () => {
+        const { head, table } = t.thp(MM1);
+        t.e.split_huge_pmd(head, MM1); // cm was 1: no DoubleMap
+        expect([t.C(head), t.R(head), t.DM(head), t.tm(head)]).toEqual([-1, 512, 0, 512]);
+        expect(t.all(head, (p) => t.M(p) === 0 && t.pm(p) === 1)).toBe(true);
+        expect(t.c.vmstat("NR_ANON_THPS")).toBe(0);
+        const k = 77;
+        t.zap([head + k]);
+        expect([t.M(head + k), t.pm(head + k), t.tm(head), t.R(head)]).toEqual([-1, 0, 511, 511]);
+        expect(t.queued(head)).toBe(true);
+        expect(t.g("SPLIT_QUEUE_LEN")).toBe(1);
+        expect(t.c.vmstat("NR_ANON_PAGES")).toBe(511);
+        const free1 = t.free();
+        expect(t.e.deferred_split_scan()).toBe(1);
+        expect(t.g("SPLIT_QUEUE_LEN")).toBe(0);
+        expect(t.free()).toBe(free1 + 1);
+        expect(t.e.pfn_is_free(head + k)).toBeTruthy();
+        for (let i = 0; i < NR; i++) {
+          if (i === k) continue;
+          const p = head + i;
+          expect(t.e.compound_order(p)).toBe(0);
+          expect(t.e.head_pfn(p)).toBe(p);
+          expect([t.M(p), t.R(p), t.pm(p)]).toEqual([0, 1, 1]);
+        }
+        expect(t.c.testFlag(head, t.c.PG.head)).toBe(false);
+        expect(t.c.vmstat("THP_SPLIT_PAGE")).toBe(1);
+        // second scan: nothing left
+        expect(t.e.deferred_split_scan()).toBe(0);
+        // everything can be freed without a bad page
+        t.zap(t.subpages(head).filter((p) => p !== head + k));
+        t.e.pte_free(table);
+        expect(t.free()).toBe(FRAMES - 1);
+        expect(t.g("BAD_PAGES")).toBe(0);
+      });
+
+      it("(i) fork of a PTE-mapped THP with a hole: M+1 on every mapped subpage, R=1022", () => {
+        const { head } = t.thp(MM1);
+        t.e.split_huge_pmd(head, MM1);
+        const k = 5;
+        t.zap([head + k]);
+        t.dup(t.subpages(head).filter((p) => p !== head + k), MM2);
+        expect(t.M(head + k)).toBe(-1);
+        expect(t.all(head, (p, i) => i === k || t.M(p) === 1)).toBe(true);
+        expect([t.C(head), t.R(head), t.tm(head)]).toEqual([-1, 1022, 1022]);
+      });
+
+      it("(g) both PMDs split, then split_huge_page: every subpage _mapcount 1, _refcount 2", () => {
+        const { head } = t.thp(MM1);
+        t.e.copy_huge_pmd(head, MM2);
+        t.e.split_huge_pmd(head, MM2);
+        t.e.split_huge_pmd(head, MM1);
+        expect([t.C(head), t.R(head), t.DM(head), t.tm(head)]).toEqual([-1, 1024, 0, 1024]);
+        expect(t.all(head, (p) => t.M(p) === 1 && t.pm(p) === 2)).toBe(true);
+        expect(t.c.vmstat("NR_ANON_THPS")).toBe(0);
+        expect(t.e.split_huge_page(head)).toBe(0);
+        expect(t.all(head, (p) => t.e.compound_order(p) === 0 && t.M(p) === 1 && t.R(p) === 2 && t.pm(p) === 2)).toBe(true);
+        expect(t.all(head, (p) => t.e.head_pfn(p) === p)).toBe(true);
+        // the scrubbed tails carry no compound state: both sets of PTEs can go without a bad page
+        t.zap(t.subpages(head), MM1);
+        t.zap(t.subpages(head), MM2);
+        expect(t.all(head, (p) => !!t.e.pfn_is_free(p))).toBe(true);
+        expect(t.g("BAD_PAGES")).toBe(0);
+      });
+
+      it("split_huge_page refuses a PMD-mapped THP and a pinned one, changing nothing", () => {
+        const { head } = t.thp(MM1);
+        expect(t.e.split_huge_page(head)).toBe(ERR_BUSY);
+        expect(t.e.last_error()).toBe(3);
+        expect(t.e.compound_order(head)).toBe(9);
+        t.e.split_huge_pmd(head, MM1);
+        // a GUP-style pin: refcount above mapcount
+        t.setI32(head, t.c.off.PAGE_REFCOUNT, t.R(head) + 1);
+        expect(t.e.split_huge_page(head)).toBe(ERR_BUSY);
+        expect([t.e.compound_order(head), t.R(head), t.tm(head)]).toEqual([9, 513, 512]);
+        t.setI32(head, t.c.off.PAGE_REFCOUNT, t.R(head) - 1);
+        expect(t.e.split_huge_page(head)).toBe(0);
+        expect(t.e.compound_order(head)).toBe(0);
+      });
+
+      it("split_huge_page frees the unmapped subpages and takes the THP off the queue", () => {
+        const { head } = t.thp(MM1);
+        t.e.split_huge_pmd(head, MM1);
+        const gone = t.subpages(head).filter((p) => (p - head) % 3 === 0);
+        t.zap(gone);
+        expect(t.queued(head)).toBe(true);
+        const free1 = t.free();
+        expect(t.e.split_huge_page(head)).toBe(0);
+        // (thp_is_queued means nothing for a page that is no longer compound)
+        expect(t.g("SPLIT_QUEUE_LEN")).toBe(0);
+        expect(t.e.deferred_split_scan()).toBe(0);
+        expect(t.free()).toBe(free1 + gone.length);
+        for (const p of gone) expect(t.e.pfn_is_free(p)).toBeTruthy();
+        expect(t.e.check_free_lists()).toBe(0);
+      });
+    });
+  }
+});
+
+describe("the huge zero page", () => {
+  it("refcount 2 on first use, +1 per user, freed by its shrinker only at 1", async () => {
+    const t = await core();
+    const free0 = t.free();
+    const z = t.e.get_huge_zero_page() >>> 0;
+    expect(z).not.toBe(t.c.NIL);
+    expect(z % NR).toBe(0);
+    expect(t.c.hugeZeroPfn).toBe(z);
+    expect(t.c.hugeZeroRefcount).toBe(2);
+    expect(t.c.vmstat("THP_ZERO_PAGE_ALLOC")).toBe(1);
+    expect(t.free()).toBe(free0 - NR);
+    // never rmap-tracked: no mapcount, the allocation's refcount only
+    expect([t.R(z), t.C(z), t.pm(z + 9), t.tm(z)]).toEqual([1, -1, 0, 0]);
+    expect(t.e.get_huge_zero_page() >>> 0).toBe(z);
+    expect(t.c.hugeZeroRefcount).toBe(3);
+    expect(t.c.vmstat("THP_ZERO_PAGE_ALLOC")).toBe(1);
+    expect(t.e.shrink_huge_zero_page()).toBe(0);
+    t.e.put_huge_zero_page();
+    expect(t.e.shrink_huge_zero_page()).toBe(0);
+    t.e.put_huge_zero_page();
+    expect(t.c.hugeZeroRefcount).toBe(1);
+    expect(t.e.shrink_huge_zero_page()).toBe(NR);
+    expect(t.c.hugeZeroRefcount).toBe(0);
+    expect(t.c.hugeZeroPfn).toBe(t.c.NIL);
+    expect(t.free()).toBe(free0);
+    expect(t.e.shrink_huge_zero_page()).toBe(0);
+    // allocated afresh on the next use
+    expect(t.e.get_huge_zero_page() >>> 0).not.toBe(t.c.NIL);
+    expect(t.c.vmstat("THP_ZERO_PAGE_ALLOC")).toBe(2);
+    expect(t.g("BAD_PAGES")).toBe(0);
+  });
+});
+
+describe("bad page detection", () => {
+  it("a page freed with a nonzero mapcount is reported and never reused", async () => {
+    const t = await core();
+    const p = t.anon();
+    const free0 = t.free();
+    t.setI32(p, t.c.off.PAGE_MAPCOUNT, 3); // corrupt: as if mapped 4 times
+    t.zap([p]); // mapcount 3 -> 2, refcount 1 -> 0: freed with a nonzero mapcount
+    expect(t.g("BAD_PAGES")).toBe(1);
+    expect(t.g("BAD_PFN")).toBe(p);
+    expect(t.g("BAD_REASON")).toBe(1); // nonzero mapcount
+    expect(t.e.last_error()).toBe(4);
+    expect(t.e.pfn_is_free(p)).toBeFalsy();
+    expect(t.free()).toBe(free0); // leaked, not listed
+    expect(t.e.check_free_lists()).toBe(0);
+    expect(() => t.c.checkBadPage()).toThrow(BadPageError);
+    const rest = t.allocAll();
+    expect(rest.length).toBe(free0);
+    expect(rest).not.toContain(p);
+  });
+
+  it("a THP freed with a flag of PAGE_FLAGS_CHECK_AT_FREE on a tail is reported and leaked whole", async () => {
+    const t = await core();
+    const free0 = t.free();
+    const { head, table } = t.thp();
+    t.setFlag(head + 5, t.c.PG.private_2);
+    t.e.zap_huge_pmd(head, MM1);
+    expect(t.g("BAD_PAGES")).toBe(1);
+    expect(t.g("BAD_PFN")).toBe(head + 5);
+    expect(t.g("BAD_REASON")).toBe(4);
+    t.e.pte_free(table);
+    expect(t.free()).toBe(free0 - NR);
+    expect(t.all(head, (p) => !t.e.pfn_is_free(p))).toBe(true);
+  });
+
+  it("a dirty free page is caught by check_new_page on allocation", async () => {
+    const t = await core();
+    t.setI32(1, t.c.off.PAGE_REFCOUNT, 1); // the free lone order-0 block at pfn 1
+    expect(t.e.do_anonymous_page(MM1, AV, 0)).toBe(ERR_NOMEM);
+    expect(t.g("BAD_PAGES")).toBe(1);
+    expect(t.g("BAD_PFN")).toBe(1);
+    expect(t.g("BAD_REASON")).toBe(3);
+    // the next allocation gets a different frame
+    const q = t.anon();
+    expect(q).not.toBe(1);
+  });
+});
