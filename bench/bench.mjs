@@ -11,7 +11,12 @@
 // and cleanup around it (mmap, pre-faulting, munmap) are not measured but are
 // charged to the time budget (`overriddenIterationCost`), so the wall-clock
 // run time stays bounded. Rates are per unit (a fault, a fork, a split...):
-// unit/s = units per iteration / mean timed duration of an iteration.
+// unit/s = units per iteration / median timed duration of an iteration (the
+// mean and the best batch are printed too: on a shared machine the spread
+// between them shows how much other load disturbed the run).
+//
+//   BENCH_ONLY="thp faults" node --expose-gc --cpu-prof bench/bench.mjs
+//                                      (one case only, e.g. to profile it)
 //
 // The bench never fails: targets are printed as met / NOT MET, exit code 0.
 import { Bench } from "tinybench";
@@ -45,7 +50,8 @@ async function newMachine() {
 }
 
 // ---- the cases ----------------------------------------------------------------
-// Each case: { name, unit, units (per iteration), setup(), iter() -> {timed, wall} }.
+// Each case: { name, unit, units (per iteration), target?, blocks?, setup(), teardown(),
+// iter() -> { timed, wall } in ms }.
 
 /** 1. 4 KiB write faults on a fresh no-THP region: one touch() per 256 MiB (page tables allocated on the way). */
 function case4kFaults() {
@@ -398,32 +404,39 @@ async function main() {
     }
   }
 
-  gc();
-  const calls = await countCalls();
-  gc();
-
   console.log("\nThroughput per unit (ops/s, ns/op: median batch; mean and best batch alongside; ±% = rme of the mean):");
   printTable(rows);
 
-  console.log("JS -> WASM calls per 4 KiB write fault (core exports wrapped with counters):");
-  printTable(calls.map((c) => ({
-    mode: c.label, faults: c.faults, calls: c.calls, "calls/fault": c.perFault.toFixed(3),
-    target: `≤ ${TARGETS.callsPerFault}`, status: c.perFault <= TARGETS.callsPerFault ? "met" : "NOT MET",
-    breakdown: c.breakdown.map(([n, k]) => `${n}×${k}`).join(" "),
-  })));
+  gc();
+  let calls = [];
+  try {
+    calls = await countCalls();
+  } catch (err) {
+    console.log(`call counting failed: ${err?.stack ?? err}`);
+  }
+  gc();
+  if (calls.length > 0) {
+    console.log("JS -> WASM calls per 4 KiB write fault (core exports wrapped with counters):");
+    printTable(calls.map((c) => ({
+      mode: c.label, faults: c.faults, calls: c.calls, "calls/fault": c.perFault.toFixed(3),
+      target: `≤ ${TARGETS.callsPerFault}`, status: c.perFault <= TARGETS.callsPerFault ? "met" : "NOT MET",
+      breakdown: c.breakdown.map(([n, k]) => `${n}×${k}`).join(" "),
+    })));
+  }
 
   const rate = (fn) => cases.find((c) => c.make === fn)?.rate;
   const f4 = rate(case4kFaults), fthp = rate(caseThpFaults);
-  const worstCalls = Math.max(...calls.map((c) => c.perFault));
-  const steadyCalls = calls[1].perFault;
+  const worstCalls = calls.length ? Math.max(...calls.map((c) => c.perFault)) : undefined;
+  const steadyCalls = calls.length ? calls[1].perFault : undefined;
   const verdict = (x, ok) => (x === undefined ? "not run" : ok ? "met" : "NOT MET");
   console.log("Targets:");
   console.log(`  4 KiB faults/s  ≥ ${fmtRate(TARGETS.fault4k)}: ${fmtRate(f4)} (fresh region) / ` +
     `${fmtRate(rate(case4kFaultsSteady))} (tables present) / ${fmtRate(rate(case4kFaultsPerPage))} (touch per page) -> ` +
     `${verdict(f4, f4 >= TARGETS.fault4k)}`);
   console.log(`  THP faults/s    ≥ ${fmtRate(TARGETS.faultThp)}: ${fmtRate(fthp)} -> ${verdict(fthp, fthp >= TARGETS.faultThp)}`);
-  console.log(`  calls per fault ≤ ${TARGETS.callsPerFault}: ${steadyCalls.toFixed(3)} steady state (1 touch()/range), ` +
-    `${worstCalls.toFixed(3)} worst mode -> ${verdict(worstCalls, worstCalls <= TARGETS.callsPerFault)}`);
+  console.log(`  calls per fault ≤ ${TARGETS.callsPerFault}: ${steadyCalls?.toFixed(3)} steady state (1 touch()/range), ` +
+    `${worstCalls?.toFixed(3)} worst mode (1 touch()/page, tables allocated) -> ` +
+    `${verdict(worstCalls, worstCalls <= TARGETS.callsPerFault)}`);
   console.log(`total bench time ${((now() - t0) / 1000).toFixed(1)} s`);
 }
 

@@ -9,13 +9,15 @@
  * stdin: one operation per line, tokens separated by spaces, numbers in
  * bytes (the TypeScript side normalizes and validates the scenario first;
  * comments, blank lines, hex and K/M/G suffixes are accepted anyway). Lines
- * are numbered from 1 in this input.
+ * are numbered from 1 in this input. `inspect P R OFF` (emulator struct page
+ * fields) is checked for a valid process/region/offset and otherwise skipped:
+ * it prints nothing here.
  * stdout: the JSONL, printed only when the whole run succeeded.
  * stderr: one message on failure.
  * Exit status: 0 ok; 2 scenario error (`line N: ...`, e.g. an access error);
  * 3 the runner itself failed (I/O on /proc, an actor died, ...); 4 the host
  * cannot serve (not root, no /proc/kpagecount, THP settings); 5 unsupported
- * here (split of a THP shared by several processes, inspect); 6 a split
+ * here (split of a THP shared by several processes); 6 a split
  * failed; 7 interference (khugepaged, THP allocation failure, memory
  * pressure): run again.
  *
@@ -103,7 +105,7 @@
 #define REGION_TOP 0x400000000000ULL
 #define REPLY_TIMEOUT_MS 120000
 #define EXIT_TIMEOUT_MS 30000
-#define SPLIT_TRIES 20
+#define SPLIT_TRIES 10
 
 /* ------------------------------------------------------------------ */
 /* protocol controller <-> actor                                        */
@@ -148,6 +150,7 @@ static int lock_fd = -1;
 static int kpf_fd = -1, kpc_fd = -1;
 static int cur_line;
 static uint64_t next_top = REGION_TOP - PMD_SZ;
+static int nforks; /* fork operations run so far */
 
 #define SIG_PIDS 4096
 static pid_t sig_pids[SIG_PIDS];
@@ -1003,15 +1006,11 @@ static void check_syntax(const Op *op) {
     { "split", 4, 4, "split P R OFF LEN" },
     { "shrink", 0, 0, "shrink" },
     { "dump", 0, 1, "dump [LABEL]" },
+    { "inspect", 3, 3, "inspect P R OFF" },
   };
   cur_line = op->line;
   const char *kw = op->argv[0];
   int nargs = op->argc - 1;
-  if (!strcmp(kw, "inspect")) {
-    fprintf(stderr, "unsupported: inspect shows the emulator's struct page fields; it cannot be checked on this kernel (line %d)\n",
-            op->line);
-    exit(EX_UNSUPPORTED);
-  }
   size_t k;
   for (k = 0; k < sizeof ar / sizeof ar[0]; k++)
     if (!strcmp(ar[k].kw, kw)) break;
@@ -1025,6 +1024,7 @@ static void check_syntax(const Op *op) {
     die_line(EX_SCENARIO, "invalid %s name '%s'", !strcmp(kw, "fork") ? "process" : "region", op->argv[2]);
   for (int i = 3; i < op->argc && i <= 4; i++) {
     if (!strcmp(kw, "mmap") && i == 4) break;
+    if (!strcmp(kw, "inspect") && i == 4) break;
     if (!parse_num(op->argv[i], &v)) die_line(EX_SCENARIO, "invalid number '%s' (multiple of 4 KiB)", op->argv[i]);
   }
   const char *last = op->argv[op->argc - 1];
@@ -1107,6 +1107,7 @@ static void op_fork(const char *parent, const char *child) {
   close(sv[1]);
   if (r.err) die_line(EX_INTERNAL, "fork in %s: %s", parent, strerror(r.err));
   attach(q, r.pid, sv[0]);
+  nforks++;
   for (int i = 0; i < pp->nregs; i++) add_region(q, pp->regs[i].name, pp->regs[i].start, pp->regs[i].size);
 }
 
@@ -1254,7 +1255,7 @@ static void op_split(const char *pname, const char *rname, uint64_t off, uint64_
       free(qm);
     }
   }
-  qsort(others, no, sizeof *others, cmp_u64);
+  if (no) qsort(others, no, sizeof *others, cmp_u64);
   for (int j = 0; j < nf; j++) {
     int shared = 0;
     for (uint64_t pfn = fs[j].head; pfn < fs[j].head + fs[j].nr && !shared; pfn++) shared = kread(kpc_fd, pfn) > 1;
@@ -1281,7 +1282,7 @@ static void op_split(const char *pname, const char *rname, uint64_t off, uint64_
   for (int j = 0; j < nf; j++) {
     int done = 0;
     for (int t = 0; t < SPLIT_TRIES && !done; t++) {
-      if (t) sleep_ms(10 * t);
+      if (t) sleep_ms(5 * t);
       call(p, OP_MADVISE, MADV_COLD, fs[j].va, PAGE_SZ, -1); /* an error just means: not split */
       uint64_t h, nr;
       done = !large_at(p, fs[j].va, &h, &nr);
@@ -1291,9 +1292,19 @@ static void op_split(const char *pname, const char *rname, uint64_t off, uint64_
       own_splits += c.split_page - b.split_page;
       const char *why = interference();
       if (why) die(EX_INTERFERENCE, "line %d: %s", cur_line, why);
-      die_line(EX_SPLIT, "split failed: the THP mapped at %s %s offset %#llx is still large after %d MADV_COLD "
-               "(it may still count as maybe-mapped-shared after sharers exited)",
-               pname, rname, (unsigned long long)(fs[j].va - find_region(p, rname)->start), SPLIT_TRIES);
+      uint64_t at = fs[j].va - find_region(p, rname)->start;
+      if (nforks) {
+        /* Mapped by P alone now, but forked before: with CONFIG_MM_ID the
+         * folio can keep its "maybe mapped shared" bit (a third sharer was
+         * untracked), and MADV_COLD leaves such folios alone. */
+        fprintf(stderr, "unsupported: split of a THP that was shared by several processes cannot be checked on this kernel "
+                "(line %d: the THP at %s %s offset %#llx is mapped by %s alone, but MADV_COLD still treats it as "
+                "maybe mapped shared)\n", cur_line, pname, rname, (unsigned long long)at, pname);
+        cleanup_actors();
+        exit(EX_UNSUPPORTED);
+      }
+      die_line(EX_SPLIT, "split failed: the THP at %s %s offset %#llx is still large after %d MADV_COLD", pname, rname,
+               (unsigned long long)at, SPLIT_TRIES);
     }
   }
   read_counters(&c);
@@ -1323,6 +1334,12 @@ static void run_op(Op *op) {
   } else if (!strcmp(kw, "split")) op_split(v[1], v[2], num(v[3]), num(v[4]));
   else if (!strcmp(kw, "shrink")) op_shrink();
   else if (!strcmp(kw, "dump")) do_dump(op->argc > 1 ? v[1] : NULL);
+  else if (!strcmp(kw, "inspect")) {
+    /* the emulator's struct page fields have no kernel counterpart: checked
+     * like any access to the page's range, then skipped (no record) */
+    uint64_t a;
+    range_of(live_proc(v[1]), v[2], num(v[3]), PAGE_SZ, &a);
+  }
   else die_line(EX_SCENARIO, "unknown operation '%s'", kw);
 }
 

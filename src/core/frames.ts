@@ -55,8 +55,8 @@ export class Core {
   readonly VM: Record<string, number>;
   readonly zeroPfn: number;
   private buf: ArrayBuffer | undefined;
-  private _u32!: Uint32Array;
-  private _i32!: Int32Array;
+  private _u32: Uint32Array | undefined;
+  private _i32: Int32Array | undefined;
 
   private constructor(e: CoreExports, frames: number) {
     this.e = e;
@@ -95,14 +95,21 @@ export class Core {
     this._u32 = new Uint32Array(this.buf!);
     this._i32 = new Int32Array(this.buf!);
   }
-  /** Uint32 view over all of linear memory (revalidated after growth). */
+  /**
+   * Uint32 view over all of linear memory, revalidated after growth: growing
+   * a (non-shared) WebAssembly memory detaches the old buffer, and views over
+   * a detached buffer have length 0. Checking the length is far cheaper than
+   * reading memory.buffer on every access (a native getter).
+   */
   get u32(): Uint32Array {
-    if (this.e.memory.buffer !== this.buf) this.refresh();
-    return this._u32;
+    const a = this._u32;
+    if (a === undefined || a.length === 0) { this.refresh(); return this._u32!; }
+    return a;
   }
   get i32(): Int32Array {
-    if (this.e.memory.buffer !== this.buf) this.refresh();
-    return this._i32;
+    const a = this._i32;
+    if (a === undefined || a.length === 0) { this.refresh(); return this._i32!; }
+    return a;
   }
 
   // ---- struct page reads (for the host's walkers, the checker, inspect) ----
@@ -128,7 +135,8 @@ export class Core {
   get splitQueueLen(): number { return this.u32[this.G.SPLIT_QUEUE_LEN >>> 2]; }
   get result1(): number { return this.u32[this.G.RESULT1 >>> 2]; }
   vmstat(name: string): number { return this.i32[(this.G.VMSTAT >>> 2) + this.VM[name]]; }
-  nrFreePages(): number { return this.e.nr_free_pages() >>> 0; }
+  /** Free frames (vmstat NR_FREE_PAGES, kept by the buddy allocator; no call into WASM). */
+  nrFreePages(): number { return this.i32[(this.G.VMSTAT >>> 2) + this.VM.NR_FREE_PAGES]; }
 
   /** Address (byte offset) of the 4 KiB entry array of a page-table page. */
   tableAddr(pfn: number): number { return this.e.pt_table_addr(pfn) >>> 0; }

@@ -1,0 +1,297 @@
+// Property tests: random VALID scenarios, weighted towards THP edge cases,
+// run under both kernel profiles with the invariant checker after every
+// operation. Properties:
+//  - never an invariant violation, never an exception (an emulated
+//    out-of-memory is allowed: it must leave a consistent machine);
+//  - (a) rss of a region record == 4096 x its non-zero page records, and
+//    pmdMapped is a multiple of 2 MiB no larger than rss;
+//  - (d) the spec's definition of mapcount: for a folio page, the number of
+//    page records (over all processes) showing that subpage of that folio;
+//    a folio has one order, its indices fit in it;
+//  - (b) determinism: a fresh machine replaying the ops gives identical JSONL;
+//  - (c) leak check: after every process exits and shrink runs, every frame
+//    is back in the buddy allocator.
+import { describe, it, expect } from "vitest";
+import fc from "fast-check";
+import { Machine } from "../src/machine.js";
+import { UserError } from "../src/mm/types.js";
+import { parseScenario } from "../src/scenario/parse.js";
+import { applyOp } from "../src/scenario/run.js";
+import type { KernelName } from "../src/profiles.js";
+import type { ObservationRecord, PageRecord, RegionRecord } from "../src/scenario/records.js";
+
+const NUM_RUNS = Number(process.env.THPEMU_PROP_RUNS ?? 100);
+const MAX_OPS = 30;
+const PAGE = 4096;
+const BLOCK = 512; // pages per 2 MiB
+
+// ---- the model: enough state to generate only valid operations ------------------
+type Prot = "n" | "r" | "w" | "X"; // none, read-only, read-write, unmapped
+interface RModel { pages: number; prot: Prot[] }
+interface PModel { name: string; regions: Map<string, RModel> }
+
+interface Seed { kind: number; a: number; b: number; c: number; d: number; e: number }
+const seedArb: fc.Arbitrary<Seed> = fc.record({
+  kind: fc.nat(999), a: fc.nat(), b: fc.nat(), c: fc.nat(), d: fc.nat(), e: fc.nat(),
+});
+
+// Region sizes in pages: mostly 2-8 MiB THP regions, some with a tail, some small.
+const SIZES = [512, 768, 1024, 1024 + 3, 1536, 2048, 2048, 1024, 512 + 1, 16, 256, 1536 + 100];
+const WEIGHTS: [string, number][] = [
+  ["spawn", 2], ["mmap", 6], ["write", 14], ["read", 6], ["fork", 6], ["exit", 4], ["munmap", 4],
+  ["mprotect", 6], ["dontneed", 5], ["hugepage", 2], ["nohugepage", 1], ["collapse", 5], ["split", 4],
+  ["shrink", 4], ["dump", 3],
+];
+const TOTAL_WEIGHT = WEIGHTS.reduce((s, [, w]) => s + w, 0);
+function kindOf(n: number): string {
+  let x = n % TOTAL_WEIGHT;
+  for (const [k, w] of WEIGHTS) { if (x < w) return k; x -= w; }
+  return "dump";
+}
+
+/** A start page and a length in pages inside a region of `n` pages, biased to 2 MiB edges. */
+function pickRange(n: number, a: number, b: number): [number, number] {
+  let start: number;
+  switch (a % 6) {
+    case 0: start = 0; break;
+    case 1: start = Math.floor((a >>> 3) % Math.ceil(n / BLOCK)) * BLOCK; break;
+    case 2: start = (a >>> 3) % n; break;
+    case 3: start = Math.floor((a >>> 3) % Math.ceil(n / BLOCK)) * BLOCK + BLOCK / 2; break;
+    case 4: start = Math.max(0, n - 1 - ((a >>> 3) % 4)); break;
+    default: start = Math.floor((a >>> 3) % Math.ceil(n / BLOCK)) * BLOCK + ((a >>> 12) % 3) - 1; break;
+  }
+  start = Math.min(Math.max(0, start), n - 1);
+  let len: number;
+  switch (b % 6) {
+    case 0: len = 1; break;
+    case 1: len = BLOCK; break;
+    case 2: len = 1 + ((b >>> 3) % (n - start)); break;
+    case 3: len = n - start; break;
+    case 4: len = BLOCK / 2; break;
+    default: len = (b >>> 3) % 3 === 0 ? 0 : BLOCK * 2; break;
+  }
+  return [start, Math.min(len, n - start)];
+}
+
+/**
+ * Interpret seeds against the model: every emitted line is valid (names
+ * exist, ranges inside regions, accesses allowed). Returns scenario lines.
+ */
+export function buildScenario(seeds: Seed[], kernel: KernelName): string[] {
+  const live: PModel[] = [];
+  let nextProc = 0, nextRegion = 0;
+  const lines: string[] = [];
+  const spawn = () => {
+    const p: PModel = { name: `p${nextProc++}`, regions: new Map() };
+    live.push(p);
+    lines.push(`spawn ${p.name}`);
+    return p;
+  };
+  // prologue: a THP region, touched (wholly or in part) by the first process
+  const p0 = spawn();
+  const first = seeds[0];
+  const size0 = [1024, 1536, 2048, 1024 + 3][first.e % 4];
+  p0.regions.set("R0", { pages: size0, prot: new Array<Prot>(size0).fill("w") });
+  nextRegion = 1;
+  lines.push(`mmap p0 R0 ${size0 * PAGE} thp`);
+  const touched = [size0, BLOCK, BLOCK + 1, size0 - 1][(first.e >>> 2) % 4];
+  lines.push(`touch p0 R0 0 ${touched * PAGE} ${(first.e >>> 4) % 5 === 0 ? "read" : "write"}`);
+  for (const s of seeds) {
+    let kind = kindOf(s.kind);
+    if (kind === "collapse" && kernel === "linux-4.5") kind = "dontneed";
+    if (live.length === 0 && kind !== "shrink" && kind !== "dump") kind = "spawn";
+    if (kind === "spawn") { if (live.length < 5) spawn(); continue; }
+    if (kind === "shrink") { lines.push("shrink"); continue; }
+    if (kind === "dump") { lines.push(`dump d${lines.length}`); continue; }
+    const p = live[s.c % live.length];
+    if (kind === "mmap" || p.regions.size === 0) {
+      if (p.regions.size >= 4) continue;
+      const pages = SIZES[s.a % SIZES.length];
+      const adv = s.b % 10 < 8 ? " thp" : s.b % 10 < 9 ? "" : " nothp";
+      const name = `R${nextRegion++}`;
+      p.regions.set(name, { pages, prot: new Array<Prot>(pages).fill("w") });
+      lines.push(`mmap ${p.name} ${name} ${pages * PAGE}${adv}`);
+      if (kind === "mmap") continue;
+    }
+    if (kind === "fork") {
+      if (live.length >= 5) continue;
+      const q: PModel = { name: `p${nextProc++}`, regions: new Map() };
+      for (const [n, r] of p.regions) q.regions.set(n, { pages: r.pages, prot: r.prot.slice() });
+      live.push(q);
+      lines.push(`fork ${p.name} ${q.name}`);
+      continue;
+    }
+    if (kind === "exit") {
+      if (live.length === 1 && s.e % 3 !== 0) { kind = "write"; } else {
+      live.splice(live.indexOf(p), 1);
+      lines.push(`exit ${p.name}`);
+      continue;
+      }
+    }
+    const names = [...p.regions.keys()].sort();
+    const rname = names[s.d % names.length];
+    const r = p.regions.get(rname)!;
+    let [start, len] = pickRange(r.pages, s.a, s.b);
+    const at = (pg: number) => `${p.name} ${rname} ${pg * PAGE}`;
+    switch (kind) {
+      case "write":
+      case "read": {
+        const ok = (x: Prot) => (kind === "write" ? x === "w" : x === "w" || x === "r");
+        // first accessible page at or after start, then the longest accessible run (≤ len)
+        while (start < r.pages && !ok(r.prot[start])) start++;
+        if (start >= r.pages) continue;
+        let n = 0;
+        while (n < Math.max(len, 1) && start + n < r.pages && ok(r.prot[start + n])) n++;
+        lines.push(`touch ${at(start)} ${n * PAGE} ${kind}`);
+        break;
+      }
+      case "munmap":
+        for (let i = start; i < start + len; i++) r.prot[i] = "X";
+        lines.push(`munmap ${at(start)} ${len * PAGE}`);
+        break;
+      case "mprotect": {
+        const prot = (["none", "r", "rw", "rw", "r"] as const)[s.e % 5];
+        const m: Prot = prot === "none" ? "n" : prot === "r" ? "r" : "w";
+        for (let i = start; i < start + len; i++) if (r.prot[i] !== "X") r.prot[i] = m;
+        lines.push(`mprotect ${at(start)} ${len * PAGE} ${prot}`);
+        break;
+      }
+      case "dontneed": case "hugepage": case "nohugepage": case "collapse":
+        lines.push(`madvise ${at(start)} ${len * PAGE} ${kind}`);
+        break;
+      case "split":
+        lines.push(`split ${at(start)} ${len * PAGE}`);
+        break;
+    }
+  }
+  lines.push("dump final");
+  return lines;
+}
+
+// ---- running ----------------------------------------------------------------------------
+interface Outcome { jsonl: string[]; oom: number; m: Machine; free0: number }
+
+/** Run the scenario; `check` runs the invariant checker after every op and fails on a violation. */
+async function execute(lines: string[], kernel: KernelName, memory: number, check: boolean): Promise<Outcome> {
+  const m = await Machine.create({ kernel, memory });
+  const free0 = m.core.nrFreePages();
+  const ops = parseScenario(lines.join("\n"), "prop.scn");
+  const jsonl: string[] = [];
+  let oom = 0;
+  for (const op of ops) {
+    let recs: ObservationRecord[] = [];
+    try {
+      recs = applyOp(m, op);
+    } catch (err) {
+      // the only acceptable failure of a valid operation: emulated OOM, rolled back
+      if (err instanceof UserError && /out of memory/.test(err.message)) {
+        oom++;
+        jsonl.push(`OOM at line ${op.line}`);
+        const v = m.check();
+        if (v.length) throw new Error(`line ${op.line} (${lines[op.line - 1]}): after OOM rollback:\n  ${v.join("\n  ")}`);
+        continue;
+      }
+      throw new Error(`line ${op.line} (${lines[op.line - 1]}): ${(err as Error).stack}`);
+    }
+    for (const rec of recs) jsonl.push(JSON.stringify(rec));
+    if (recs.length) checkRecords(recs, `line ${op.line}`);
+    if (check) {
+      const v = m.check();
+      if (v.length) throw new Error(`line ${op.line} (${lines[op.line - 1]}): invariant violation:\n  ${v.join("\n  ")}`);
+    }
+  }
+  return { jsonl, oom, m, free0 };
+}
+
+/** Properties (a) and (d) on the records of one dump. */
+function checkRecords(recs: ObservationRecord[], where: string): void {
+  const pages = recs.filter((r): r is PageRecord => r.type === "page");
+  const regions = recs.filter((r): r is RegionRecord => r.type === "region");
+  // (a) rss and pmdMapped
+  for (const reg of regions) {
+    const mine = pages.filter((p) => p.proc === reg.proc && p.region === reg.region);
+    const real = mine.filter((p) => p.folio !== "zero" && p.folio !== "hzero").length;
+    if (reg.rss !== real * PAGE) throw new Error(`${where}: ${reg.proc} ${reg.region}: rss ${reg.rss} != 4096 x ${real}`);
+    if (reg.pmdMapped % (2 * 1024 * 1024) !== 0 || reg.pmdMapped > reg.rss) {
+      throw new Error(`${where}: ${reg.proc} ${reg.region}: pmdMapped ${reg.pmdMapped} (rss ${reg.rss})`);
+    }
+    for (let i = 1; i < mine.length; i++) {
+      if (mine[i].page <= mine[i - 1].page) throw new Error(`${where}: pages out of order in ${reg.proc} ${reg.region}`);
+    }
+  }
+  // (d) mapcount == number of mappings of that subpage seen in the dump
+  const seen = new Map<string, number>();
+  const orders = new Map<string, number>();
+  for (const p of pages) {
+    if (p.folio === "zero" || p.folio === "hzero") {
+      if (p.mapcount !== 0) throw new Error(`${where}: ${p.folio} with mapcount ${p.mapcount}`);
+      if (p.folio === "zero" && (p.order !== 0 || p.index !== 0)) throw new Error(`${where}: zero page record ${JSON.stringify(p)}`);
+      if (p.folio === "hzero" && p.order !== 9) throw new Error(`${where}: hzero record ${JSON.stringify(p)}`);
+      continue;
+    }
+    const key = `${p.folio}/${p.index}`;
+    seen.set(key, (seen.get(key) ?? 0) + 1);
+    const o = orders.get(p.folio);
+    if (o !== undefined && o !== p.order) throw new Error(`${where}: folio ${p.folio} has orders ${o} and ${p.order}`);
+    orders.set(p.folio, p.order);
+    if (p.order !== 0 && p.order !== 9) throw new Error(`${where}: order ${p.order}`);
+    if (p.index < 0 || p.index >= 1 << p.order) throw new Error(`${where}: index ${p.index} outside order ${p.order}`);
+  }
+  for (const p of pages) {
+    if (p.folio === "zero" || p.folio === "hzero") continue;
+    const n = seen.get(`${p.folio}/${p.index}`)!;
+    if (p.mapcount !== n) {
+      throw new Error(`${where}: ${p.proc} ${p.region} page ${p.page}: mapcount ${p.mapcount} but ${n} mappings of ${p.folio}[${p.index}] in the dump`);
+    }
+  }
+}
+
+// ---- the properties -----------------------------------------------------------------------
+const scenarioArb = fc.record({
+  seeds: fc.array(seedArb, { minLength: 8, maxLength: MAX_OPS, size: "max" }),
+  memoryMiB: fc.constantFrom(64, 128, 256),
+});
+
+for (const kernel of ["linux-6.18", "linux-4.5"] as KernelName[]) {
+  describe(`random valid scenarios under ${kernel}`, () => {
+    it("never violate an invariant, are deterministic, and leak nothing", async () => {
+      await fc.assert(
+        fc.asyncProperty(scenarioArb, async ({ seeds, memoryMiB }) => {
+          const lines = buildScenario(seeds, kernel);
+          const memory = memoryMiB * 1024 * 1024;
+          const a = await execute(lines, kernel, memory, true);
+          // (b) determinism: a fresh machine, same ops, no checker, identical output
+          const b = await execute(lines, kernel, memory, false);
+          expect(b.jsonl).toEqual(a.jsonl);
+          // (c) every process exits, then shrink: every frame is free again
+          const m = a.m;
+          for (const p of m.liveProcesses()) m.exit(p.name);
+          m.shrink();
+          expect(m.check()).toEqual([]);
+          expect(m.core.splitQueueLen).toBe(0);
+          expect(m.core.hugeZeroPfn).toBe(m.core.NIL);
+          expect(m.core.nrFreePages()).toBe(a.free0);
+          expect(m.core.e.check_free_lists()).toBe(0);
+          expect(m.core.vmstat("NR_ANON_PAGES")).toBe(0);
+          expect(m.core.vmstat("NR_ANON_THPS")).toBe(0);
+          expect(m.core.vmstat("NR_PAGETABLE")).toBe(0);
+        }),
+        { numRuns: NUM_RUNS, endOnFailure: false },
+      );
+    }, 120_000);
+  });
+}
+
+describe("the scenario generator", () => {
+  it("emits only valid lines (a run never raises a user error other than OOM) and exercises THP cases", async () => {
+    const sample = fc.sample(fc.array(seedArb, { minLength: MAX_OPS, maxLength: MAX_OPS }), { numRuns: 40, seed: 42 });
+    const text = sample.map((s) => buildScenario(s, "linux-6.18").join("\n")).join("\n");
+    for (const kw of ["fork", "exit", "munmap", "mprotect", "dontneed", "collapse", "split", "shrink", " read", " write", " thp", "none"]) {
+      expect(text).toContain(kw);
+    }
+    for (const s of sample.slice(0, 10)) {
+      const out = await execute(buildScenario(s, "linux-6.18"), "linux-6.18", 256 * 1024 * 1024, false);
+      expect(out.oom).toBe(0);
+    }
+  });
+});
