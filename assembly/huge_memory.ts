@@ -6,7 +6,7 @@ import {
   STRUCT_PAGE_SIZE, HPAGE_PMD_ORDER, HPAGE_PMD_NR, PAGE_MAPCOUNT, PAGE_REFCOUNT, PAGE_FLAGS,
   PAGE_MAPPING, PAGE_INDEX, PAGE_COMPOUND_HEAD, PAGE_COMPOUND_DTOR, PAGE_COMPOUND_ORDER,
   PAGE_DEFERRED_LIST, PAGE_LARGE_MAPCOUNT, PAGE_MM_ID0, PAGE_MM_ID1, PAGE_MM_ID_MAPCOUNT0,
-  PAGE_MM_ID_MAPCOUNT1, PG_head, PG_anon_exclusive, PG_swapbacked, PG_uptodate, PG_dirty,
+  PAGE_MM_ID_MAPCOUNT1, PG_head, PG_anon_exclusive, PG_nonzero, SCRATCH_BASE, SCRATCH_SLOTS, PG_swapbacked, PG_uptodate, PG_dirty,
   PG_referenced, PAGE_FLAGS_CHECK_AT_PREP, TRANSHUGE_PAGE_DTOR, G_SPLIT_QUEUE,
   G_SPLIT_QUEUE_LEN, G_HUGE_ZERO_PFN, G_HUGE_ZERO_REFCOUNT, NIL, VM_THP_SPLIT_PAGE,
   VM_THP_DEFERRED_SPLIT_PAGE, VM_THP_ZERO_PAGE_ALLOC, ERR_BUSY,
@@ -127,7 +127,7 @@ export function split_huge_page(head: u32): i32 {
     const t = nth_page(head, i);
     const mc = load<i32>(t + PAGE_MAPCOUNT) + 1;
     store<i32>(t + PAGE_REFCOUNT, mc);
-    const own = load<u32>(t + PAGE_FLAGS) & (1 << PG_anon_exclusive);
+    const own = load<u32>(t + PAGE_FLAGS) & ((1 << PG_anon_exclusive) | (1 << PG_nonzero));
     store<u32>(t + PAGE_FLAGS, (load<u32>(t + PAGE_FLAGS) & ~PAGE_FLAGS_CHECK_AT_PREP) | (headFlags & SPLIT_COPY_FLAGS) | own);
     store<u32>(t + PAGE_COMPOUND_HEAD, 0);
     store<u32>(t + PAGE_MAPPING, mapping);
@@ -159,6 +159,18 @@ export function deferred_split_scan(): i32 {
     const head = deferred_list_to_head(node);
     if (split_huge_page(head) == 0) n++;
     node = next;
+  }
+  return n;
+}
+
+/** The heads of the queued THPs (PFNs into scratch, in queue order); returns how many. */
+export function deferred_split_list(): u32 {
+  let n: u32 = 0;
+  let node = list_next(G_SPLIT_QUEUE);
+  while (node != G_SPLIT_QUEUE && n < SCRATCH_SLOTS) {
+    store<u32>(SCRATCH_BASE + (n << 2), page_to_pfn(deferred_list_to_head(node)));
+    n++;
+    node = list_next(node);
   }
   return n;
 }

@@ -8,7 +8,7 @@ export {
   PAGE_DEFERRED_LIST, PAGE_INDEX, PAGE_PRIVATE, PAGE_MAPCOUNT, PAGE_REFCOUNT,
   PAGE_LARGE_MAPCOUNT, PAGE_MM_ID0, PAGE_MM_ID1, PAGE_MM_ID_MAPCOUNT0, PAGE_MM_ID_MAPCOUNT1,
   PG_locked, PG_referenced, PG_uptodate, PG_dirty, PG_lru, PG_reserved, PG_private,
-  PG_private_2, PG_double_map, PG_head, PG_anon_exclusive, PG_swapbacked, PG_pgtable,
+  PG_private_2, PG_double_map, PG_head, PG_anon_exclusive, PG_swapbacked, PG_pgtable, PG_nonzero,
   PAGE_MAPPING_ANON, TAIL_MAPPING, PAGE_BUDDY_MAPCOUNT_VALUE, TRANSHUGE_PAGE_DTOR,
   FOLIO_MM_IDS_SHARED_BIT,
   G_NR_FRAMES, G_PT_POOL_BASE, G_ZERO_PFN, G_HUGE_ZERO_PFN, G_HUGE_ZERO_REFCOUNT,
@@ -32,7 +32,7 @@ export {
   is_pgtable_page,
 } from "./page_alloc";
 export {
-  deferred_split_scan, get_huge_zero_page, put_huge_zero_page, shrink_huge_zero_page,
+  deferred_split_scan, deferred_split_list, get_huge_zero_page, put_huge_zero_page, shrink_huge_zero_page,
 } from "./huge_memory";
 export {
   do_anonymous_page, do_huge_pmd_anonymous_page, alloc_thp_pmd_mapped, zap_pte_batch,

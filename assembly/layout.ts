@@ -64,7 +64,11 @@ export const PG_anon_exclusive: u32 = 16; // 5.19+: alias of PG_mappedtodisk
 export const PG_swapbacked: u32 = 18;
 export const PG_mlocked: u32 = 20;
 export const PG_pgtable: u32 = 24; // emulator marker for page-table pages (PageTable)
-export const NR_PAGEFLAGS: u32 = 25;
+// Emulator marker: the page's content is not all zeros (a write stored data).
+// The kernel finds out by reading the page (pages_identical with ZERO_PAGE);
+// the emulator has no contents, so it remembers whether a write happened.
+export const PG_nonzero: u32 = 25;
+export const NR_PAGEFLAGS: u32 = 26;
 
 // PAGE_FLAGS_CHECK_AT_FREE (4.5): flags that must be clear when a page is freed.
 export const PAGE_FLAGS_CHECK_AT_FREE: u32 =

@@ -199,11 +199,18 @@ export class Machine {
     const pages = (end - start) / PAGE_SIZE;
     this.transact(pages + 4 * Math.ceil(pages / 512) + 1100, () => {
       const pt = this.k.pt;
+      const core = this.k.core;
+      const flagsOff = core.MEM_MAP_BASE + core.off.PAGE_FLAGS;
+      const nonzero = 1 << core.PG.nonzero;
       let vma: Vma | undefined;
       for (let a = start; a < end; a += PAGE_SIZE) {
-        if (pt.translate(mm, a, write, true) >= 0) continue; // the MMU was happy
-        if (!vma || a >= vma.end || a < vma.start) vma = findVma(mm, a)!;
-        handleMmFault(this.k, mm, vma, a, write);
+        let pfn = pt.translate(mm, a, write, true); // the MMU
+        if (pfn < 0) {
+          if (!vma || a >= vma.end || a < vma.start) vma = findVma(mm, a)!;
+          pfn = handleMmFault(this.k, mm, vma, a, write);
+        }
+        // a write stores a non-zero byte: the page's content is no longer zero
+        if (write) core.u32[(flagsOff + pfn * 64) >>> 2] |= nonzero;
       }
     });
   }
@@ -278,7 +285,7 @@ export class Machine {
 
   /** `shrink`: run the deferred-split shrinker (and the huge zero page's). */
   shrink(): { split: number; hugeZeroFreed: boolean } {
-    return this.transact(0, () => shrinkAll(this.k));
+    return this.transact(0, () => shrinkAll(this.k, this.procs.values()));
   }
 
   // ---- observation ------------------------------------------------------------------

@@ -18,6 +18,11 @@ export interface Profile {
   madvCollapse: boolean;
   /** 4.5 quirk: a THP that became fully unmapped is queued for deferred split (freed right after). */
   queueFullyUnmapped: boolean;
+  /**
+   * 6.12+: splitting an anonymous THP maps its all-zero subpages to the shared
+   * zero page instead of keeping them (remap_page with RMP_USE_SHARED_ZEROPAGE).
+   */
+  splitRemapsZeroPages: boolean;
   /** Default mapcount scheme of this kernel. */
   scheme: "doublemap";
 }
@@ -31,6 +36,7 @@ export const PROFILES: Record<KernelName, Profile> = {
     ptReclaim: true,
     madvCollapse: true,
     queueFullyUnmapped: false,
+    splitRemapsZeroPages: true,
     scheme: "doublemap",
   },
   "linux-4.5": {
@@ -41,6 +47,7 @@ export const PROFILES: Record<KernelName, Profile> = {
     ptReclaim: false,
     madvCollapse: false,
     queueFullyUnmapped: true,
+    splitRemapsZeroPages: false,
     scheme: "doublemap",
   },
 };

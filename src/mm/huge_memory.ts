@@ -56,15 +56,52 @@ function folioBlock(k: Kernel, head: number): number {
  */
 export function splitFolio(k: Kernel, procs: Iterable<Process>, head: number): void {
   const blk = folioBlock(k, head);
-  for (const p of procs) {
-    if (!p.alive) continue;
+  const live = [...procs].filter((p) => p.alive);
+  for (const p of live) {
     const pmd = k.pt.pmdSlot(p.mm, blk, false);
     if (pmd < 0) continue;
     const lo = k.core.u32[pmd];
     if ((lo & _PAGE_PSE) !== 0 && entryPfn(lo, k.core.u32[pmd + 1]) === head) splitHugePmd(k, p.mm, pmd);
   }
+  if (k.profile.splitRemapsZeroPages) {
+    remapZeroSubpages(k, live, head, blk);
+    // every subpage was zero-filled: the THP went with its last mapping
+    if (k.core.refcount(head) === 0 || !k.core.testFlag(head, k.core.PG.head)) return;
+  }
   const rc = k.core.e.split_huge_page(head);
   if (rc < 0) throw new Error(`BUG: split_huge_page refused a THP with no extra pins (pfn ${head})`);
+}
+
+/**
+ * remap_page(..., RMP_USE_SHARED_ZEROPAGE) of a split (6.12+): every PTE that
+ * maps an all-zero subpage of the folio is pointed at the shared zero page
+ * instead (try_to_map_unused_to_zeropage), in every process; the subpage
+ * loses that mapping and is freed by the split.
+ */
+function remapZeroSubpages(k: Kernel, live: Process[], head: number, blk: number): void {
+  const core = k.core;
+  const nonzero = 1 << core.PG.nonzero;
+  for (const p of live) {
+    const pmd = k.pt.pmdSlot(p.mm, blk, false);
+    if (pmd < 0) continue;
+    let u32 = core.u32;
+    const lo = u32[pmd];
+    if (lo === 0 || (lo & _PAGE_PSE) !== 0) continue;
+    const base = k.pt.base(entryPfn(lo, u32[pmd + 1]));
+    const scratch = core.scratchIndex;
+    let n = 0;
+    for (let i = 0; i < 512; i++) {
+      const plo = u32[base + 2 * i], phi = u32[base + 2 * i + 1];
+      if (plo === 0 || (plo & _PAGE_SPECIAL) !== 0) continue;
+      const pfn = entryPfn(plo, phi);
+      if (pfn < head || pfn >= head + 512 || (core.flags(pfn) & nonzero) !== 0) continue;
+      u32[base + 2 * i] = mkLo(core.zeroPfn, (plo & 0xfff & ~_PAGE_RW & ~_PAGE_DIRTY) | _PAGE_SPECIAL);
+      u32[base + 2 * i + 1] = mkHi(core.zeroPfn, (phi & _PAGE_NX_HI) !== 0);
+      u32[scratch + n++] = pfn;
+    }
+    if (n > 0) core.e.zap_pte_batch(n, p.mm.id);
+    u32 = core.u32;
+  }
 }
 
 /** The THPs (not the huge zero page) that `mm` maps in [start, end). */
@@ -91,8 +128,16 @@ export function thpsMappedIn(k: Kernel, mm: Mm, start: number, end: number): num
 }
 
 /** drop_caches=2 runs every shrinker: deferred split, then the huge zero page. */
-export function shrinkAll(k: Kernel): { split: number; hugeZeroFreed: boolean } {
-  const split = k.core.e.deferred_split_scan();
+export function shrinkAll(k: Kernel, procs: Iterable<Process>): { split: number; hugeZeroFreed: boolean } {
+  let split: number;
+  if (k.profile.splitRemapsZeroPages) {
+    // deferred_split_scan, with the zero-page remap of each split
+    const core = k.core;
+    const n = core.e.deferred_split_list();
+    const heads = Array.from(core.u32.subarray(core.scratchIndex, core.scratchIndex + n));
+    for (const head of heads) splitFolio(k, procs, head);
+    split = heads.length;
+  } else split = k.core.e.deferred_split_scan();
   const freed = k.core.e.shrink_huge_zero_page() > 0;
   return { split, hugeZeroFreed: freed };
 }

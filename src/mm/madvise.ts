@@ -76,13 +76,18 @@ function collapseBlock(k: Kernel, mm: Mm, vma: Vma, blk: number, pmd: number): b
   const table = entryPfn(u32[pmd], u32[pmd + 1]);
   const base = k.pt.base(table);
   const scratch = core.scratchIndex;
+  const nonzero = 1 << core.PG.nonzero;
   let n = 0;
   for (let i = 0; i < 512; i++) {
     const lo = u32[base + 2 * i], hi = u32[base + 2 * i + 1];
     if (lo === 0 && hi === 0) continue;
     u32[base + 2 * i] = 0;
     u32[base + 2 * i + 1] = 0;
-    if ((lo & _PAGE_SPECIAL) === 0) u32[scratch + n++] = entryPfn(lo, hi);
+    if ((lo & _PAGE_SPECIAL) !== 0) continue;
+    const old = entryPfn(lo, hi);
+    u32[scratch + n++] = old;
+    // __collapse_huge_page_copy: the new subpage holds the old page's data
+    if ((core.flags(old) & nonzero) !== 0) u32[(core.pageAddr(head + i) + core.off.PAGE_FLAGS) >>> 2] |= nonzero;
   }
   if (n > 0) core.e.zap_pte_batch(n, mm.id);
   const prot = vmaPageProt(vma);
