@@ -18,11 +18,16 @@ import { parseScenario, ScenarioError, type Op } from "./scenario/parse.js";
 import { runOps, InvariantError } from "./scenario/run.js";
 import type { ObservationRecord } from "./scenario/records.js";
 import { formatTable, formatEmptyDump, sourceBlock, trailingComments } from "./scenario/table.js";
+import { recordScenario, RecordError, conformFile, formatDifference } from "./kernel/conform.js";
+import { hostCanServe } from "./kernel/runner.js";
 
 export const EXIT_OK = 0;
 export const EXIT_SCENARIO = 2;
 export const EXIT_INVARIANT = 3;
 export const EXIT_INTERNAL = 70; // EX_SOFTWARE
+export const EXIT_MISMATCH = 1;
+export const EXIT_HOST = 4;
+export const EXIT_UNSUPPORTED = 5;
 
 /** Where the CLI writes; process.stdout/stderr by default (tests pass their own). */
 export interface CliIO {
@@ -248,6 +253,66 @@ export async function runFile(file: string, opts: RunCliOptions, io: CliIO): Pro
   return status;
 }
 
+/** `thpemu record FILE`: the kernel's JSONL on stdout. */
+export async function recordFile(file: string, io: CliIO): Promise<number> {
+  const err = (msg: string) => { io.stderr.write(msg.endsWith("\n") ? msg : msg + "\n"); };
+  const name = file === "-" ? "<stdin>" : file;
+  let bytes: Buffer;
+  try {
+    bytes = file === "-" ? await readStdin(io.stdin ?? process.stdin) : await readFile(file);
+  } catch (e) {
+    err(`${name}: cannot read: ${fsReason(e)}`);
+    return EXIT_SCENARIO;
+  }
+  const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
+  try {
+    const jsonl = await recordScenario(text, name);
+    const out = new Sink(io.stdout);
+    if (jsonl !== "") await out.line(jsonl.endsWith("\n") ? jsonl.slice(0, -1) : jsonl);
+    await out.end();
+    return EXIT_OK;
+  } catch (e) {
+    if (!(e instanceof RecordError)) throw e;
+    switch (e.kind) {
+      case "scenario": err(shorten(e.reason)); return EXIT_SCENARIO;
+      case "host": err(`thpemu: this host cannot run scenarios on its kernel: ${e.reason}`); return EXIT_HOST;
+      case "unsupported": err(`${name}: cannot be checked on this kernel (${e.reason})`); return EXIT_UNSUPPORTED;
+      default: err(`thpemu: kernel runner failed: ${e.reason}`); return EXIT_INTERNAL;
+    }
+  }
+}
+
+/** `thpemu conform FILE...`: kernel vs emulator, one verdict per scenario. */
+export async function conformFiles(files: string[], io: CliIO): Promise<number> {
+  const host = hostCanServe();
+  if (!host.ok) {
+    io.stderr.write(`thpemu: this host cannot run scenarios on its kernel: ${host.reason}\n`);
+    return EXIT_HOST;
+  }
+  const out = new Sink(io.stdout);
+  let passed = 0, failed = 0, skipped = 0;
+  let status = EXIT_OK;
+  for (const f of files) {
+    const r = await conformFile(f);
+    if (r.status === "match") { passed++; await out.line(`${f}: match`); }
+    else if (r.status === "unsupported") { skipped++; await out.line(`${f}: cannot be checked on this kernel (${r.reason})`); }
+    else if (r.status === "mismatch") {
+      failed++;
+      await out.line(`${f}: MISMATCH`);
+      for (const d of r.diffs.slice(0, 10)) await out.line(`  ${formatDifference(d)}`);
+      if (r.diffs.length > 10) await out.line(`  … ${r.diffs.length - 10} more differences`);
+    } else {
+      failed++;
+      await out.line(`${f}: ERROR (${shorten(r.reason ?? "unknown")})`);
+      if (r.hostCannotServe) { await out.end(); return EXIT_HOST; }
+    }
+  }
+  await out.line(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
+  await out.end();
+  if (failed) status = EXIT_MISMATCH;
+  return status;
+}
+
 function buildProgram(io: CliIO, result: { status: number }): Command {
   const program = new Command();
   program
@@ -277,6 +342,22 @@ Example: thpemu run examples/seed-doublemap.scn --kernel linux-4.5 --format tabl
     .option("--check", "run the invariant checker after every operation", false)
     .action(async (file: string, o: RunCliOptions) => {
       result.status = await runFile(file, o, io);
+    });
+
+  program
+    .command("record")
+    .description("run a scenario on this machine's Linux kernel (root) and print the kernel's observations (JSONL)")
+    .argument("<file>", "the scenario ('-' reads standard input)")
+    .action(async (file: string) => {
+      result.status = await recordFile(file, io);
+    });
+
+  program
+    .command("conform")
+    .description("run scenarios on the kernel and on the emulator (linux-6.18) and compare their observations")
+    .argument("<files...>", "the scenarios")
+    .action(async (files: string[]) => {
+      result.status = await conformFiles(files, io);
     });
   return program;
 }
