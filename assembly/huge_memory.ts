@@ -16,7 +16,7 @@ import {
   list_init, list_add_tail, list_del, list_next, count_vm_event, set_error, page_ref_add,
   clear_bit,
 } from "./page";
-import { alloc_pages, __free_pages } from "./page_alloc";
+import { alloc_pages, __free_pages, clear_first_tail_words } from "./page_alloc";
 import { total_mapcount } from "./rmap";
 import { mm_id_prep } from "./mm_id";
 
@@ -116,13 +116,7 @@ export function split_huge_page(head: u32): i32 {
   const headFlags = load<u32>(head + PAGE_FLAGS);
   // H[1] and H[2] carried compound state in their spare words: scrub it.
   const first = nth_page(head, 1);
-  store<u32>(first + PAGE_COMPOUND_DTOR, 0);
-  store<u32>(first + PAGE_COMPOUND_ORDER, 0);
-  store<u64>(first + PAGE_LARGE_MAPCOUNT, 0);
-  store<u32>(first + PAGE_MM_ID0, 0);
-  store<u32>(first + PAGE_MM_ID1, 0);
-  store<u32>(first + PAGE_MM_ID_MAPCOUNT0, 0);
-  store<u32>(first + PAGE_MM_ID_MAPCOUNT1, 0);
+  clear_first_tail_words(first);
   for (let i: u32 = HPAGE_PMD_NR - 1; i >= 1; i--) {
     const t = nth_page(head, i);
     const mc = load<i32>(t + PAGE_MAPCOUNT) + 1;

@@ -127,6 +127,17 @@ function free_pages_check(page: u32): bool {
   return false;
 }
 
+/** Scrub the compound state a first tail page keeps in its spare words (dtor, order, MM-owner slots). */
+export function clear_first_tail_words(page: u32): void {
+  store<u32>(page + PAGE_COMPOUND_DTOR, 0);
+  store<u32>(page + PAGE_COMPOUND_ORDER, 0);
+  store<u64>(page + PAGE_LARGE_MAPCOUNT, 0);
+  store<u32>(page + PAGE_MM_ID0, 0);
+  store<u32>(page + PAGE_MM_ID1, 0);
+  store<u32>(page + PAGE_MM_ID_MAPCOUNT0, 0);
+  store<u32>(page + PAGE_MM_ID_MAPCOUNT1, 0);
+}
+
 /** free_tail_pages_check (CONFIG_DEBUG_VM semantics): returns true if bad. */
 function free_tail_pages_check(head: u32, i: u32): bool {
   const page = nth_page(head, i);
@@ -134,13 +145,7 @@ function free_tail_pages_check(head: u32, i: u32): bool {
   if (i == 1) {
     if (load<i32>(compound_mapcount_ptr(head)) != -1) { bad_page(page, BAD_COMPOUND_MAPCOUNT); bad = true; }
     // compound_mapcount overlays mapping; clear the CONFIG_MM_ID words too.
-    store<u32>(page + PAGE_COMPOUND_DTOR, 0);
-    store<u32>(page + PAGE_COMPOUND_ORDER, 0);
-    store<u64>(page + PAGE_LARGE_MAPCOUNT, 0);
-    store<u32>(page + PAGE_MM_ID0, 0);
-    store<u32>(page + PAGE_MM_ID1, 0);
-    store<u32>(page + PAGE_MM_ID_MAPCOUNT0, 0);
-    store<u32>(page + PAGE_MM_ID_MAPCOUNT1, 0);
+    clear_first_tail_words(page);
   } else if (i == 2) {
     // the deferred list node: ignored here (free_transhuge_page unlinked it)
     store<u64>(page + PAGE_INDEX, 0);
