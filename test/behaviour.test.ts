@@ -120,7 +120,6 @@ describe("linux-6.18: the huge zero page", () => {
     expect(reg(r, "child-wrote", "q", "A")).toEqual({ rss: TWO_M, pmd: TWO_M });
     expect(R(r, "parent-wrote", "p", "A", true)).toEqual(["0-511:F1/9:1"]);
     expect(R(r, "parent-wrote", "q", "A", true)).toEqual(["0-511:F2/9:1"]);
-    expect(r.m.core.hugeZeroPfn).toBe(r.m.core.NIL); // freed by the shrinker once unused
     // hzero index is the subpage index
     expect(pagesOf(r.dump("forked"), "p", "A").every((x) => x.index === x.page)).toBe(true);
   });
@@ -747,6 +746,90 @@ describe("linux-6.18: split and shrink", () => {
       dump d`);
     expect(R(r, "d", "p", "A")).toEqual(["0-0:F/9:1", "1-511:F/9:2"]);
     expect(R(r, "d", "q", "A")).toEqual(["1-511:F/9:2"]);
+  });
+});
+
+describe("linux-6.18: a split maps zero-filled subpages to the shared zero page", () => {
+  // remap_page(RMP_USE_SHARED_ZEROPAGE): expectations checked against this
+  // machine's 6.18 kernel. A written page is never zero-filled.
+  it("shrink remaps the zero-filled subpages of every partially mapped THP, not only the first", async () => {
+    const r = await sc(`
+      spawn p
+      mmap p A 6M thp
+      touch p A 0 4K
+      touch p A 0x5fe000 8K
+      munmap p A 1M 4M
+      dump partial
+      shrink
+      dump shrunk`);
+    expect(R(r, "partial", "p", "A", true)).toEqual(["0-255:F1/9:1", "1280-1535:F2/9:1"]);
+    expect(R(r, "shrunk", "p", "A")).toEqual(["0-0:F/0:1", "1-255:zero/0:0", "1280-1533:zero/0:0", "1534-1535:F/0:1"]);
+    expect(reg(r, "shrunk", "p", "A")).toEqual({ rss: 3 * 4096, pmd: 0 });
+    expect(r.m.core.splitQueueLen).toBe(0);
+  });
+
+  it("in every process that maps the THP (shrink after both unmapped the same page)", async () => {
+    const r = await sc(`
+      spawn p
+      mmap p A 2M thp
+      touch p A 0 1M
+      fork p q
+      munmap p A 0x1ff000 4K
+      munmap q A 0x1ff000 4K
+      shrink
+      dump d`);
+    for (const proc of ["p", "q"]) {
+      expect(R(r, "d", proc, "A")).toEqual(["0-255:F/0:2", "256-510:zero/0:0"]);
+      expect(reg(r, "d", proc, "A")).toEqual({ rss: M, pmd: 0 });
+    }
+  });
+
+  it("split of a THP made by a write to the huge zero page keeps only the written page", async () => {
+    const text = `
+      spawn p
+      mmap p A 2M thp
+      touch p A 0 4K read
+      touch p A 8K 4K write
+      split p A 0 2M
+      dump d`;
+    const r = await sc(text);
+    expect(R(r, "d", "p", "A")).toEqual(["0-1:zero/0:0", "2-2:F/0:1", "3-511:zero/0:0"]);
+    expect(reg(r, "d", "p", "A")).toEqual({ rss: 4096, pmd: 0 });
+    // linux-4.5 keeps every subpage
+    const old = await sc(text, "linux-4.5");
+    expect(R(old, "d", "p", "A")).toEqual(["0-511:F/0:1"]);
+  });
+
+  it("collapse copies written pages (non-zero) and fills the rest with zeros: a split after keeps only the written ones", async () => {
+    const r = await sc(`
+      spawn p
+      mmap p A 2M
+      touch p A 0 8K
+      touch p A 16K 4K read
+      madvise p A 0 2M collapse
+      split p A 0 4K
+      dump d`);
+    expect(R(r, "d", "p", "A")).toEqual(["0-1:F/0:1", "2-511:zero/0:0"]);
+  });
+
+  it("a fully zero-filled THP with no page written goes away entirely on split", async () => {
+    const r = await sc(`
+      spawn p
+      mmap p A 2M
+      touch p A 0 4K read
+      touch p A 4K 4K read
+      mprotect p A 0 2M rw
+      mmap p B 2M
+      touch p B 0 4K
+      madvise p B 0 4K dontneed
+      touch p B 0 2M read
+      madvise p B 0 2M collapse
+      dump collapsed
+      split p B 0 2M
+      dump d`);
+    expect(R(r, "collapsed", "p", "B")).toEqual(["0-511:F/9:1"]);
+    expect(R(r, "d", "p", "B")).toEqual(["0-511:zero/0:0"]);
+    expect(reg(r, "d", "p", "B")).toEqual({ rss: 0, pmd: 0 });
   });
 });
 

@@ -135,7 +135,9 @@ export function shrinkAll(k: Kernel, procs: Iterable<Process>): { split: number;
     const core = k.core;
     const n = core.e.deferred_split_list();
     const heads = Array.from(core.u32.subarray(core.scratchIndex, core.scratchIndex + n));
-    for (const head of heads) splitFolio(k, procs, head);
+    // `procs` may be a one-shot iterator (Map.values()): every split needs all processes
+    const all = [...procs];
+    for (const head of heads) splitFolio(k, all, head);
     split = heads.length;
   } else split = k.core.e.deferred_split_scan();
   const freed = k.core.e.shrink_huge_zero_page() > 0;
