@@ -8,7 +8,7 @@ import { PROFILES, type KernelName, type Profile } from "./profiles.js";
 import { PageTables } from "./pgtable/walk.js";
 import { PAGE_SIZE, PMD_SIZE, TASK_SIZE, _PAGE_PSE, _PAGE_SPECIAL, _PAGE_PRESENT, _PAGE_PROTNONE, entryPfn } from "./pgtable/x86_64.js";
 import type { Kernel, Mm, Process, Region, Vma } from "./mm/types.js";
-import { UserError, OomError, VM_READ, VM_WRITE, VM_HUGEPAGE, VM_NOHUGEPAGE } from "./mm/types.js";
+import { UserError, OomError, VM_READ, VM_WRITE, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_ACCOUNT } from "./mm/types.js";
 import { findVma, forEachPmd, vmasIn } from "./mm/vma.js";
 import { handleMmFault } from "./mm/fault.js";
 import { dupMm } from "./mm/fork.js";
@@ -172,7 +172,8 @@ export class Machine {
     if (size > TASK_SIZE || start < PMD_SIZE) {
       throw new UserError(`mmap of ${hex(size)} bytes does not fit in the 47-bit user address space`);
     }
-    const flags = VM_READ | VM_WRITE | (advice === "thp" ? VM_HUGEPAGE : advice === "nothp" ? VM_NOHUGEPAGE : 0);
+    // a private writable mapping is accounted (accountable_mapping): VM_ACCOUNT
+    const flags = VM_READ | VM_WRITE | VM_ACCOUNT | (advice === "thp" ? VM_HUGEPAGE : advice === "nothp" ? VM_NOHUGEPAGE : 0);
     const vma: Vma = { start, end: start + size, flags, anonVma: 0 };
     const at = mm.vmas.findIndex((v) => v.start > start);
     mm.vmas.splice(at < 0 ? mm.vmas.length : at, 0, vma);

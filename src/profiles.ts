@@ -23,6 +23,12 @@ export interface Profile {
    * zero page instead of keeping them (remap_page with RMP_USE_SHARED_ZEROPAGE).
    */
   splitRemapsZeroPages: boolean;
+  /**
+   * mprotect of a never-faulted private VMA to read-only or none drops
+   * VM_ACCOUNT (and making it writable sets it again); since VMA merging
+   * compares flags, this decides which pieces merge back.
+   */
+  unaccountUnfaulted: boolean;
   /** Default mapcount scheme of this kernel. */
   scheme: "doublemap";
 }
@@ -37,6 +43,7 @@ export const PROFILES: Record<KernelName, Profile> = {
     madvCollapse: true,
     queueFullyUnmapped: false,
     splitRemapsZeroPages: true,
+    unaccountUnfaulted: true,
     scheme: "doublemap",
   },
   "linux-4.5": {
@@ -48,6 +55,7 @@ export const PROFILES: Record<KernelName, Profile> = {
     madvCollapse: false,
     queueFullyUnmapped: true,
     splitRemapsZeroPages: false,
+    unaccountUnfaulted: false,
     scheme: "doublemap",
   },
 };

@@ -22,7 +22,12 @@ class T {
   pm(pfn: number) { return this.e.page_mapcount(pfn); }
   tm(pfn: number) { return this.e.total_mapcount(pfn); }
   queued(head: number) { return this.e.thp_is_queued(head) !== 0; }
-  free() { return this.c.nrFreePages(); }
+  /** Free frames in the buddy lists; the vmstat counter must agree. */
+  free() {
+    const lists = this.e.nr_free_pages() >>> 0;
+    expect(this.c.nrFreePages()).toBe(lists);
+    return lists;
+  }
   order(o: number) { return this.e.nr_free_order(o) >>> 0; }
   orders() { return Array.from({ length: 11 }, (_, o) => this.order(o)); }
   g(name: string) { return this.c.u32[this.c.G[name] >>> 2]; }

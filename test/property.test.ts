@@ -21,7 +21,7 @@ import type { KernelName } from "../src/profiles.js";
 import type { ObservationRecord, PageRecord, RegionRecord } from "../src/scenario/records.js";
 import { buildScenario, seedArb } from "./scenario-gen.js";
 
-const NUM_RUNS = Number(process.env.THPEMU_PROP_RUNS ?? 100);
+const NUM_RUNS = Number(process.env.THPEMU_PROP_RUNS ?? 150);
 const MAX_OPS = 30;
 const PAGE = 4096;
 
@@ -128,6 +128,7 @@ for (const kernel of ["linux-6.18", "linux-4.5"] as KernelName[]) {
           expect(m.core.splitQueueLen).toBe(0);
           expect(m.core.hugeZeroPfn).toBe(m.core.NIL);
           expect(m.core.nrFreePages()).toBe(a.free0);
+          expect(m.core.e.nr_free_pages() >>> 0).toBe(a.free0);
           expect(m.core.e.check_free_lists()).toBe(0);
           expect(m.core.vmstat("NR_ANON_PAGES")).toBe(0);
           expect(m.core.vmstat("NR_ANON_THPS")).toBe(0);

@@ -21,15 +21,15 @@ export const seedArb: fc.Arbitrary<Seed> = fc.record({
 
 // Region sizes in pages: mostly 2-8 MiB THP regions, some with a tail, some small.
 const SIZES = [512, 768, 1024, 1024 + 3, 1536, 2048, 2048, 1024, 512 + 1, 16, 256, 1536 + 100];
-const WEIGHTS: [string, number][] = [
+export const WEIGHTS: [string, number][] = [
   ["spawn", 2], ["mmap", 6], ["write", 14], ["read", 6], ["fork", 6], ["exit", 4], ["munmap", 4],
   ["mprotect", 6], ["dontneed", 5], ["hugepage", 2], ["nohugepage", 1], ["collapse", 5], ["split", 4],
   ["shrink", 4], ["dump", 3],
 ];
-const TOTAL_WEIGHT = WEIGHTS.reduce((s, [, w]) => s + w, 0);
-function kindOf(n: number): string {
-  let x = n % TOTAL_WEIGHT;
-  for (const [k, w] of WEIGHTS) { if (x < w) return k; x -= w; }
+function kindOf(n: number, weights: [string, number][]): string {
+  const total = weights.reduce((s, [, w]) => s + w, 0);
+  let x = n % total;
+  for (const [k, w] of weights) { if (x < w) return k; x -= w; }
   return "dump";
 }
 
@@ -61,7 +61,7 @@ function pickRange(n: number, a: number, b: number): [number, number] {
  * Interpret seeds against the model: every emitted line is valid (names
  * exist, ranges inside regions, accesses allowed). Returns scenario lines.
  */
-export function buildScenario(seeds: Seed[], kernel: KernelName): string[] {
+export function buildScenario(seeds: Seed[], kernel: KernelName, weights: [string, number][] = WEIGHTS): string[] {
   const live: PModel[] = [];
   let nextProc = 0, nextRegion = 0;
   const lines: string[] = [];
@@ -81,7 +81,7 @@ export function buildScenario(seeds: Seed[], kernel: KernelName): string[] {
   const touched = [size0, BLOCK, BLOCK + 1, size0 - 1][(first.e >>> 2) % 4];
   lines.push(`touch p0 R0 0 ${touched * PAGE} ${(first.e >>> 4) % 5 === 0 ? "read" : "write"}`);
   for (const s of seeds) {
-    let kind = kindOf(s.kind);
+    let kind = kindOf(s.kind, weights);
     if (kind === "collapse" && kernel === "linux-4.5") kind = "dontneed";
     if (live.length === 0 && kind !== "shrink" && kind !== "dump") kind = "spawn";
     if (kind === "spawn") { if (live.length < 5) spawn(); continue; }

@@ -6,7 +6,7 @@
 // every frame: free in the buddy lists, a page table (live or deposited),
 // the zero pages, or a mapped page. Anything else is a leak.
 import type { Machine } from "../machine.js";
-import { PMD_SIZE, _PAGE_PSE, _PAGE_SPECIAL, _PAGE_PRESENT, _PAGE_PROTNONE, entryPfn, PGDIR_SIZE } from "../pgtable/x86_64.js";
+import { PMD_SIZE, _PAGE_RW, _PAGE_PSE, _PAGE_SPECIAL, _PAGE_PRESENT, _PAGE_PROTNONE, entryPfn, PGDIR_SIZE } from "../pgtable/x86_64.js";
 
 export function checkInvariants(m: Machine): string[] {
   const k = m.k;
@@ -16,6 +16,9 @@ export function checkInvariants(m: Machine): string[] {
   const pteMaps = new Map<number, number>(); // pfn -> PTE mappings
   const pmdMaps = new Map<number, number>(); // head pfn -> PMD mappings
   const tables = new Set<number>();
+  const hugeSlots = new Set<number>(); // PMD slots holding a huge PMD (they own a deposit)
+  const writable: [number, string][] = []; // writable PTEs: pfn (for the COW check)
+  const writableHuge: [number, string][] = []; // writable huge PMDs: head pfn
   let hzeroPmds = 0;
   const inc = (mp: Map<number, number>, key: number) => mp.set(key, (mp.get(key) ?? 0) + 1);
 
@@ -55,8 +58,14 @@ export function checkInvariants(m: Machine): string[] {
             if (dep === undefined) say(`${p.name}: huge PMD at 0x${va.toString(16)} has no deposited table`);
             else { walkTable(dep, `${p.name} deposited`); count++; }
             if (vma && (vma.start > va || vma.end < va + PMD_SIZE)) say(`${p.name}: huge PMD at 0x${va.toString(16)} crosses a VMA edge`);
-            if (head === core.hugeZeroPfn) hzeroPmds++;
-            else inc(pmdMaps, head);
+            hugeSlots.add(slot);
+            if (head === core.hugeZeroPfn) {
+              hzeroPmds++;
+              if ((lo & _PAGE_RW) !== 0) say(`${p.name}: writable huge-zero PMD at 0x${va.toString(16)}`);
+            } else {
+              inc(pmdMaps, head);
+              if ((lo & _PAGE_RW) !== 0) writableHuge.push([head, `${p.name} 0x${va.toString(16)}`]);
+            }
             continue;
           }
           if (k.deposits.has(slot)) say(`${p.name}: PTE-table PMD at 0x${va.toString(16)} also has a deposit`);
@@ -76,13 +85,15 @@ export function checkInvariants(m: Machine): string[] {
             }
             if (pfn === core.zeroPfn) say(`${p.name}: zero page mapped without _PAGE_SPECIAL`);
             inc(pteMaps, pfn);
+            if ((plo & _PAGE_RW) !== 0) writable.push([pfn, `${p.name} 0x${a.toString(16)}`]);
           }
         }
       }
     }
     if (count !== mm.nrTables) say(`${p.name}: owns ${mm.nrTables} page-table pages, the walk found ${count}`);
   }
-  for (const [slot] of k.deposits) if (!tables.size) say(`stray deposit at slot ${slot}`);
+  // every deposited table belongs to a huge PMD of a live process
+  for (const [slot, table] of k.deposits) if (!hugeSlots.has(slot)) say(`stray deposit (table ${table}) at slot ${slot}`);
 
   // Every mapped folio: counters against the walk.
   const heads = new Set<number>();
@@ -130,6 +141,25 @@ export function checkInvariants(m: Machine): string[] {
     }
   }
 
+  // COW: a writable entry maps a page nobody else maps (else a write would
+  // not fault and the sharer would see it); PG_anon_exclusive likewise.
+  const maps = (pfn: number) => (pteMaps.get(pfn) ?? 0) + (pmdMaps.get(core.headPfn(pfn)) ?? 0);
+  for (const [pfn, where] of writable) {
+    if (maps(pfn) !== 1) say(`${where}: writable PTE to pfn ${pfn} that has ${maps(pfn)} mappings`);
+  }
+  for (const [head, where] of writableHuge) {
+    let ptes = 0;
+    for (let i = 0; i < 512; i++) ptes += pteMaps.get(head + i) ?? 0;
+    if ((pmdMaps.get(head) ?? 0) !== 1 || ptes !== 0) say(`${where}: writable PMD to THP ${head} that is also mapped elsewhere`);
+  }
+  if (m.profile.anonExclusive) {
+    const exclusive = 1 << core.PG.anon_exclusive;
+    const seen = new Set<number>([...pteMaps.keys(), ...pmdMaps.keys()]);
+    for (const pfn of seen) {
+      if ((core.flags(pfn) & exclusive) !== 0 && maps(pfn) > 1) say(`pfn ${pfn}: PG_anon_exclusive but ${maps(pfn)} mappings`);
+    }
+  }
+
   // Huge zero page refcount: one per PMD plus the shrinker's.
   if (core.hugeZeroPfn !== core.NIL) {
     if (core.hugeZeroRefcount !== hzeroPmds + 1) say(`huge_zero_refcount ${core.hugeZeroRefcount}, expected ${hzeroPmds + 1}`);
@@ -141,9 +171,10 @@ export function checkInvariants(m: Machine): string[] {
   let used = 1 + tables.size; // the zero page and the page tables
   if (core.hugeZeroPfn !== core.NIL) used += 512;
   for (const head of heads) used += 1 << core.folioOrder(head);
-  const free = core.nrFreePages();
+  // the free frames as the buddy lists hold them (nrFreePages() reads the vmstat counter)
+  const free = core.e.nr_free_pages() >>> 0;
   if (free + used !== core.frames) say(`frames: ${free} free + ${used} in use != ${core.frames} (a leak of ${core.frames - free - used})`);
-  if (core.vmstat("NR_FREE_PAGES") !== free) say(`NR_FREE_PAGES ${core.vmstat("NR_FREE_PAGES")} != ${free}`);
+  if (core.vmstat("NR_FREE_PAGES") !== free) say(`NR_FREE_PAGES ${core.vmstat("NR_FREE_PAGES")} != ${free} frames in the buddy lists`);
   // Queue length against the queued THPs we can see.
   let queued = 0;
   for (const head of heads) if (core.folioOrder(head) > 0 && core.e.thp_is_queued(head)) queued++;

@@ -4,21 +4,17 @@
 // faults its pages in afresh. Page tables are copied even when empty.
 import type { Kernel, Mm, Vma } from "./types.js";
 import { _PAGE_PSE, _PAGE_RW, _PAGE_ACCESSED, _PAGE_SPECIAL, entryPfn } from "../pgtable/x86_64.js";
-import { forEachPmd } from "./vma.js";
+import { avcLen, forEachPmd } from "./vma.js";
 
 export function dupMm(k: Kernel, parent: Mm): Mm {
   const child: Mm = { id: k.nextMmId++, pgd: 0, vmas: [], mmapBase: parent.mmapBase, nrTables: 0 };
   child.pgd = k.pt.alloc(child, "PGD");
-  // anon_vma_fork: each parent anon_vma gets one child anon_vma, shared by
-  // the pieces of a VMA that was split.
-  const avMap = new Map<number, number>();
+  // anon_vma_fork: every child VMA of a parent VMA with an anon_vma gets an
+  // anon_vma of its own (pieces of a split parent VMA get distinct ones, so
+  // they never merge again in the child), chained after the parent's.
   for (const v of parent.vmas) {
-    let av = 0;
-    if (v.anonVma) {
-      av = avMap.get(v.anonVma) ?? k.nextAnonVma++;
-      avMap.set(v.anonVma, av);
-    }
-    child.vmas.push({ start: v.start, end: v.end, flags: v.flags, anonVma: av });
+    const av = v.anonVma ? k.nextAnonVma++ : 0;
+    child.vmas.push({ start: v.start, end: v.end, flags: v.flags, anonVma: av, avcLen: av ? avcLen(v) + 1 : 0 });
   }
   for (const v of parent.vmas) if (v.anonVma) copyPageRange(k, parent, child, v);
   return child;

@@ -1,7 +1,7 @@
 // mprotect (mm/mprotect.c mprotect_fixup, change_protection,
 // change_pte_range; mm/huge_memory.c change_huge_pmd).
 import type { Kernel, Mm } from "./types.js";
-import { VM_READ, VM_WRITE } from "./types.js";
+import { VM_READ, VM_WRITE, VM_ACCOUNT } from "./types.js";
 import {
   PMD_SIZE, _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_CHG_MASK_LO, _HPAGE_CHG_MASK_LO, _PAGE_NX_HI,
   entryPfn,
@@ -16,8 +16,13 @@ export function mprotect(k: Kernel, mm: Mm, start: number, end: number, prot: Pr
   // mprotect_fixup: a VMA whose flags do not change is left alone (no VMA
   // split, so no PMD split either); only the others are split at the edges.
   for (const v of vmasIn(mm, start, end)) {
-    const flags = (v.flags & ~(VM_READ | VM_WRITE)) | want;
+    let flags = (v.flags & ~(VM_READ | VM_WRITE)) | want;
     if (flags === v.flags) continue;
+    // accounting (mprotect_fixup): a private mapping made writable is
+    // charged; since 6.6 one made read-only/none before it ever had an
+    // anon_vma is uncharged. VM_ACCOUNT decides later VMA merges.
+    if ((flags & VM_WRITE) !== 0) flags |= VM_ACCOUNT;
+    else if (k.profile.unaccountUnfaulted && v.anonVma === 0) flags &= ~VM_ACCOUNT;
     const s = Math.max(start, v.start), e = Math.min(end, v.end);
     splitVmaAt(k, mm, s);
     splitVmaAt(k, mm, e);

@@ -7,6 +7,8 @@ export const VM_READ = 0x1;
 export const VM_WRITE = 0x2;
 export const VM_HUGEPAGE = 0x20000000;
 export const VM_NOHUGEPAGE = 0x40000000;
+/** VM_ACCOUNT: the mapping's pages are charged to the commit limit (private writable). */
+export const VM_ACCOUNT = 0x00100000;
 
 /** struct vm_area_struct: [start, end), flags and the anon_vma (0 = none yet). */
 export interface Vma {
@@ -14,6 +16,12 @@ export interface Vma {
   end: number;
   flags: number;
   anonVma: number;
+  /**
+   * Length of the VMA's anon_vma_chain: 0 without an anon_vma, 1 for an
+   * anon_vma of its own (or a reused one), more in a forked child (its
+   * parents' anon_vmas too). Absent = 1 if anonVma else 0.
+   */
+  avcLen?: number;
 }
 
 /** struct mm_struct. */

@@ -43,7 +43,7 @@ export function splitVmaAt(k: Kernel, mm: Mm, addr: number): void {
   const vma = findVma(mm, addr);
   if (!vma || vma.start === addr) return;
   splitPmdAtBoundary(k, mm, vma, addr);
-  const upper: Vma = { start: addr, end: vma.end, flags: vma.flags, anonVma: vma.anonVma };
+  const upper: Vma = { start: addr, end: vma.end, flags: vma.flags, anonVma: vma.anonVma, avcLen: avcLen(vma) };
   vma.end = addr;
   mm.vmas.splice(mm.vmas.indexOf(vma) + 1, 0, upper);
 }
@@ -56,9 +56,21 @@ function splitPmdAtBoundary(k: Kernel, mm: Mm, vma: Vma, addr: number): void {
   if (pmd >= 0 && (k.core.u32[pmd] & _PAGE_PSE) !== 0) splitHugePmd(k, mm, pmd);
 }
 
-/** is_mergeable_anon_vma: equal, or one of them has none yet. */
-function anonVmaCompatible(a: number, b: number): boolean {
-  return a === 0 || b === 0 || a === b;
+/** Length of the VMA's anon_vma_chain (see Vma.avcLen). */
+export function avcLen(v: Vma): number {
+  return v.avcLen ?? (v.anonVma ? 1 : 0);
+}
+
+/**
+ * is_mergeable_anon_vma (6.18 mm/vma.c): the same anon_vma, or only one of
+ * them has one and that VMA "had no uncowed parents" (its anon_vma_chain is
+ * singular: not a forked child's).
+ */
+function anonVmaCompatible(a: Vma, b: Vma): boolean {
+  if (a.anonVma === 0 && b.anonVma === 0) return true;
+  if (a.anonVma === 0) return avcLen(b) === 1;
+  if (b.anonVma === 0) return avcLen(a) === 1;
+  return a.anonVma === b.anonVma;
 }
 
 /** vma_merge over the whole list: join touching VMAs with equal flags. */
@@ -66,25 +78,34 @@ export function mergeVmas(mm: Mm): void {
   const out: Vma[] = [];
   for (const v of mm.vmas) {
     const prev = out[out.length - 1];
-    if (prev && prev.end === v.start && prev.flags === v.flags && anonVmaCompatible(prev.anonVma, v.anonVma)) {
+    if (prev && prev.end === v.start && prev.flags === v.flags && anonVmaCompatible(prev, v)) {
       prev.end = v.end;
-      prev.anonVma = prev.anonVma || v.anonVma;
+      if (prev.anonVma === 0 && v.anonVma !== 0) {
+        prev.anonVma = v.anonVma;
+        prev.avcLen = avcLen(v);
+      }
     } else out.push(v);
   }
   mm.vmas = out;
 }
 
 /**
- * anon_vma_prepare: give the VMA an anon_vma, reusing a mergeable
- * neighbour's (find_mergeable_anon_vma) as the kernel does.
+ * anon_vma_prepare: give the VMA an anon_vma, reusing a neighbour's
+ * (find_mergeable_anon_vma: the next VMA first, then the previous one) when
+ * they touch, their flags differ at most in the access bits
+ * (anon_vma_compatible) and the neighbour's anon_vma_chain is singular.
  */
 export function anonVmaPrepare(k: Kernel, mm: Mm, vma: Vma): void {
   if (vma.anonVma !== 0) return;
   const i = mm.vmas.indexOf(vma);
   const prev = mm.vmas[i - 1], next = mm.vmas[i + 1];
-  if (prev && prev.end === vma.start && prev.anonVma && prev.flags === vma.flags) vma.anonVma = prev.anonVma;
-  else if (next && next.start === vma.end && next.anonVma && next.flags === vma.flags) vma.anonVma = next.anonVma;
+  const reusable = (old: Vma | undefined, a: Vma | undefined, b: Vma | undefined) =>
+    !!old && !!a && !!b && a.end === b.start && ((a.flags ^ b.flags) & ~(VM_READ | VM_WRITE)) === 0 &&
+    old.anonVma !== 0 && avcLen(old) === 1;
+  if (reusable(next, vma, next)) vma.anonVma = next.anonVma;
+  else if (reusable(prev, prev, vma)) vma.anonVma = prev.anonVma;
   else vma.anonVma = k.nextAnonVma++;
+  vma.avcLen = 1;
 }
 
 /**
