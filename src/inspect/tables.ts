@@ -1,0 +1,316 @@
+// Read-only views of a machine for viewers (the web page): a process's page
+// tables as a tree PGD -> PUD -> PMD -> PTE with every entry decoded, and
+// the struct page fields of one frame. Pure functions over machine.k.pt and
+// machine.core (like src/check/invariants.ts); nothing here changes state or
+// calls an operation.
+import type { Machine } from "../machine.js";
+import type { Process } from "../mm/types.js";
+import {
+  PAGE_SIZE, PMD_SIZE, PUD_SIZE, PGDIR_SIZE, _PAGE_PSE, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_SPECIAL,
+  decodeEntry, entryHex,
+} from "../pgtable/x86_64.js";
+
+export type Level = "pgd" | "pud" | "pmd" | "pte";
+
+/**
+ * What an entry points at: a lower-level `table`, a `thp` (a huge PMD), a
+ * `page` (a PTE to a 4 KiB page, possibly a subpage of a THP), the 4 KiB
+ * `zero` page, the `hzero` huge zero page.
+ */
+export type EntryKind = "table" | "thp" | "hzero" | "page" | "zero";
+
+export interface TableEntry {
+  level: Level;
+  /** index in its table, 0..511 */
+  index: number;
+  /** first virtual address the entry covers */
+  va: number;
+  /** the 64-bit entry as two 32-bit halves, and as hex */
+  lo: number;
+  hi: number;
+  hex: string;
+  /** the entry's bits by their Linux names (P RW US A D PSE NX SPECIAL PROTNONE …) */
+  bits: string[];
+  /** the PFN in bits 12..51 */
+  pfn: number;
+  /** present in the kernel's sense (P, or PROT_NONE) */
+  present: boolean;
+  kind: EntryKind;
+  /** a huge PMD: the page table deposited for its split (pgtable_trans_huge_deposit) */
+  deposited?: number;
+  /** a `table` entry: the table it points at */
+  child?: TableNode;
+}
+
+export interface TableNode {
+  level: Level;
+  /** the frame that holds this table */
+  pfn: number;
+  /** first virtual address the table covers */
+  va: number;
+  /** the non-empty entries, by index */
+  entries: TableEntry[];
+}
+
+const SPAN: Record<Level, number> = { pgd: PGDIR_SIZE, pud: PUD_SIZE, pmd: PMD_SIZE, pte: PAGE_SIZE };
+const NEXT: Record<Level, Level | null> = { pgd: "pud", pud: "pmd", pmd: "pte", pte: null };
+
+function processOf(m: Machine, proc: string | Process): Process {
+  if (typeof proc !== "string") return proc;
+  const p = m.procs.get(proc);
+  if (!p) throw new Error(`unknown process '${proc}'`);
+  return p;
+}
+
+/**
+ * The page tables of a process as a tree rooted at its PGD, with only the
+ * non-empty entries. An exited process has no page tables: null.
+ */
+export function pageTableTree(m: Machine, proc: string | Process): TableNode | null {
+  const p = processOf(m, proc);
+  if (!p.alive) return null;
+  return readTable(m, p.mm.pgd, "pgd", 0);
+}
+
+function readTable(m: Machine, pfn: number, level: Level, va0: number): TableNode {
+  const core = m.k.core;
+  const base = m.k.pt.base(pfn);
+  const node: TableNode = { level, pfn, va: va0, entries: [] };
+  for (let i = 0; i < 512; i++) {
+    const u32 = core.u32;
+    const lo = u32[base + 2 * i] >>> 0, hi = u32[base + 2 * i + 1] >>> 0;
+    if (lo === 0 && hi === 0) continue;
+    const va = va0 + i * SPAN[level];
+    const { pfn: target, bits } = decodeEntry(lo, hi, level);
+    const e: TableEntry = {
+      level, index: i, va, lo, hi, hex: entryHex(lo, hi), bits, pfn: target,
+      present: (lo & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0, kind: "table",
+    };
+    if (level === "pte") {
+      e.kind = (lo & _PAGE_SPECIAL) !== 0 || target === core.zeroPfn ? "zero" : "page";
+    } else if (level === "pmd" && (lo & _PAGE_PSE) !== 0) {
+      e.kind = target === core.hugeZeroPfn ? "hzero" : "thp";
+      const dep = m.k.deposits.get(base + 2 * i);
+      if (dep !== undefined) e.deposited = dep;
+    } else {
+      e.child = readTable(m, target, NEXT[level]!, va);
+    }
+    node.entries.push(e);
+  }
+  return node;
+}
+
+/**
+ * Consecutive PTEs that differ only in a PFN one higher (or map the same
+ * zero page): [first, last] index pairs into `entries`, for compact display.
+ */
+export function pteRuns(entries: readonly TableEntry[]): [number, number][] {
+  const runs: [number, number][] = [];
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i];
+    const run = runs[runs.length - 1];
+    if (run) {
+      const p = entries[run[1]];
+      const same = p.index + 1 === e.index && p.kind === e.kind && p.bits.join() === e.bits.join() &&
+        (e.kind === "zero" ? p.pfn === e.pfn : p.pfn + 1 === e.pfn);
+      if (same) { run[1] = i; continue; }
+    }
+    runs.push([i, i]);
+  }
+  return runs;
+}
+
+/** What a frame is used for, as the frame grid shows it. */
+export type FrameKind = "free" | "pagetable" | "zero" | "hzero" | "head" | "tail" | "page";
+
+/** The classification of one frame (cheap: raw field reads, no call into WASM). */
+export function frameKind(m: Machine, pfn: number): FrameKind {
+  const core = m.k.core;
+  if (pfn === core.zeroPfn) return "zero";
+  const hz = core.hugeZeroPfn;
+  if (hz !== core.NIL && pfn >= hz && pfn < hz + 512) return "hzero";
+  const head = core.headPfn(pfn);
+  if (head !== pfn) return "tail";
+  if (core.testFlag(pfn, core.PG.pgtable)) return "pagetable";
+  if (core.testFlag(pfn, core.PG.head)) return "head";
+  if (core.refcount(pfn) !== 0) return "page";
+  return "free";
+}
+
+/** One past the highest frame that is not free (0 when all are free). */
+export function usedFrameLimit(m: Machine): number {
+  const core = m.k.core;
+  const u32 = core.u32;
+  const stride = core.STRUCT_PAGE_SIZE >>> 2;
+  const base = core.MEM_MAP_BASE >>> 2;
+  const ref = core.off.PAGE_REFCOUNT >>> 2, ch = core.off.PAGE_COMPOUND_HEAD >>> 2, fl = core.off.PAGE_FLAGS >>> 2;
+  for (let pfn = core.frames - 1; pfn >= 0; pfn--) {
+    const w = base + pfn * stride;
+    if (u32[w + ref] !== 0 || (u32[w + ch] & 1) !== 0 || u32[w + fl] !== 0) return pfn + 1;
+  }
+  return 0;
+}
+
+/** The names of the page flags set in `flags` (the core's PG_* bit numbers). */
+export function decodePageFlags(m: Machine, flags: number): string[] {
+  const out: string[] = [];
+  const seen = new Set<number>();
+  // PG_double_map aliases PG_private_2 and PG_anon_exclusive aliases
+  // PG_mappedtodisk: show the name that applies to the page.
+  for (const [name, bit] of Object.entries(m.k.core.PG).sort((a, b) => a[1] - b[1])) {
+    if (seen.has(bit) || (flags & (1 << bit)) === 0) continue;
+    if (name === "private_2" && "double_map" in m.k.core.PG) continue;
+    seen.add(bit);
+    out.push(`PG_${name}`);
+  }
+  return out;
+}
+
+/** The mapcount scheme a machine counts with ("doublemap" for builds that have only that one). */
+export function schemeOf(m: Machine): string {
+  return (m.k.core as { scheme?: string }).scheme ?? "doublemap";
+}
+
+/** One mapping of a frame by a live process. */
+export interface FrameMapping {
+  proc: string;
+  /** the region and the offset in it, when the address is inside a region */
+  region: string | null;
+  off: number;
+  va: number;
+  how: "PMD" | "PTE";
+}
+
+/** The folio-wide counters of a compound folio, by the names of the machine's scheme. */
+export interface FolioCounters {
+  head: number;
+  order: number;
+  scheme: string;
+  _refcount: number;
+  total_mapcount: number;
+  /** raw compound_mapcount (doublemap, naive, subpages) or _entire_mapcount (large, nopagemapcount): PMD maps - 1 */
+  compound_mapcount: number;
+  compound_mapcount_name: "compound_mapcount" | "_entire_mapcount";
+  /** null when the scheme has no such flag */
+  PG_double_map: boolean | null;
+  deferred_split_queued: boolean;
+}
+
+export function folioCounters(m: Machine, head: number): FolioCounters {
+  const core = m.k.core;
+  const scheme = schemeOf(m);
+  const old = scheme === "doublemap" || scheme === "naive" || scheme === "subpages";
+  return {
+    head, order: core.folioOrder(head), scheme,
+    _refcount: core.refcount(head),
+    total_mapcount: core.e.total_mapcount(head),
+    compound_mapcount: core.field(head + 1, core.off.PAGE_COMPOUND_MAPCOUNT),
+    compound_mapcount_name: old ? "compound_mapcount" : "_entire_mapcount",
+    PG_double_map: scheme === "doublemap" ? core.testFlag(head + 1, core.PG.double_map) : null,
+    deferred_split_queued: head !== core.hugeZeroPfn && core.e.thp_is_queued(head) !== 0,
+  };
+}
+
+/** The struct page of one frame: raw fields, and what `inspect` reports for it. */
+export interface FrameRecord {
+  pfn: number;
+  kind: FrameKind;
+  head_pfn: number;
+  order: number;
+  /** raw words of this struct page */
+  raw: {
+    flags: number;
+    flags_decoded: string[];
+    compound_head: number;
+    mapping: number;
+    index: number;
+    private: number;
+    _mapcount: number;
+    _refcount: number;
+  };
+  /**
+   * The fields `inspect` reports for this frame: Machine.inspect's record at
+   * the frame's first mapping (so exactly the CLI's fields, under the
+   * scheme's names), or, for a frame nobody maps, the same core reads made
+   * directly. Without proc, region and page.
+   */
+  inspect: Record<string, unknown>;
+  /** where live processes map this frame */
+  mappedAt: FrameMapping[];
+}
+
+/** The struct page fields of frame `pfn`. */
+export function frameRecord(m: Machine, pfn: number): FrameRecord {
+  const core = m.k.core;
+  if (!Number.isInteger(pfn) || pfn < 0 || pfn >= core.frames) throw new Error(`no frame ${pfn}`);
+  const kind = frameKind(m, pfn);
+  const head = core.headPfn(pfn);
+  const order = core.folioOrder(head);
+  const off = core.off;
+  const flags = core.flags(pfn);
+  const mapped = kind === "head" || kind === "tail" || kind === "page" || kind === "zero" || kind === "hzero";
+  const mappedAt = mapped ? mappingsOf(m, pfn) : [];
+  let inspect: Record<string, unknown>;
+  const at = mappedAt.find((x) => x.region !== null);
+  if (at) {
+    const { type: _t, proc: _p, region: _r, page: _g, ...rest } = m.inspect(at.proc, at.region!, at.off);
+    inspect = rest;
+  } else {
+    const compound = order > 0;
+    const c = compound ? folioCounters(m, head) : null;
+    inspect = {
+      pfn, head_pfn: head, order,
+      _refcount: core.refcount(head),
+      _mapcount: core.mapcountRaw(pfn),
+      [c?.compound_mapcount_name ?? "compound_mapcount"]: c ? c.compound_mapcount : null,
+      PG_double_map: c ? c.PG_double_map : null,
+      page_mapcount: mapped ? core.e.page_mapcount(pfn) : null,
+      total_mapcount: mapped ? core.e.total_mapcount(pfn) : null,
+      PG_head: core.testFlag(pfn, core.PG.head),
+      deferred_split_queued: c && kind !== "hzero" ? c.deferred_split_queued : null,
+    };
+  }
+  return {
+    pfn, kind, head_pfn: head, order,
+    raw: {
+      flags, flags_decoded: decodePageFlags(m, flags),
+      compound_head: core.field(pfn, off.PAGE_COMPOUND_HEAD) >>> 0,
+      mapping: core.field(pfn, off.PAGE_MAPPING) >>> 0,
+      index: core.field(pfn, off.PAGE_INDEX) >>> 0,
+      private: core.field(pfn, off.PAGE_PRIVATE) >>> 0,
+      _mapcount: core.mapcountRaw(pfn),
+      _refcount: core.refcount(pfn),
+    },
+    inspect,
+    mappedAt,
+  };
+}
+
+/** Every mapping of `pfn` in the live processes' page tables (a reverse walk, for display). */
+export function mappingsOf(m: Machine, pfn: number): FrameMapping[] {
+  const out: FrameMapping[] = [];
+  const core = m.k.core;
+  const head = core.headPfn(pfn);
+  for (const p of m.liveProcesses()) {
+    const tree = pageTableTree(m, p);
+    if (!tree) continue;
+    const regions = [...p.regions.values()];
+    const add = (va: number, how: "PMD" | "PTE") => {
+      const r = regions.find((r) => va >= r.start && va < r.start + r.size);
+      out.push({ proc: p.name, region: r ? r.name : null, off: r ? va - r.start : 0, va, how });
+    };
+    for (const g of tree.entries) for (const u of g.child?.entries ?? []) for (const d of u.child?.entries ?? []) {
+      if (d.kind === "thp" || d.kind === "hzero") {
+        if (d.pfn === head && pfn - head < 512) add(d.va + (pfn - head) * PAGE_SIZE, "PMD");
+        continue;
+      }
+      for (const t of d.child?.entries ?? []) if (t.pfn === pfn && t.present) add(t.va, "PTE");
+    }
+  }
+  return out;
+}
+
+/** A mapping as `proc region +0xOFF (PMD|PTE)`. */
+export function formatMapping(x: FrameMapping): string {
+  return x.region !== null ? `${x.proc} ${x.region} +0x${x.off.toString(16)} (${x.how})` : `${x.proc} 0x${x.va.toString(16)} (${x.how})`;
+}

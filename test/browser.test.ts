@@ -1,0 +1,307 @@
+// The web page in a real browser (issue 5): build web/ with Vite, serve
+// dist/web on a free localhost port, drive Debian's Chromium with
+// playwright-core, and check that what the page shows is what Node computes
+// for the same scenario: the frames' mapcounts, PG_double_map, the struct
+// page of a clicked frame, the observation table, the error display; and
+// that the built package (dist/index.js) runs unchanged in the browser from a
+// plain <script type="module"> import.
+//
+// Chromium: scripts/ensure-chromium.sh installs Debian's `chromium` (apt-get)
+// when /usr/bin/chromium is missing and we are root. Without a Chromium the
+// tests are skipped and their names say why; they never pass silently.
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import { spawnSync, execFileSync } from "node:child_process";
+import http from "node:http";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { AddressInfo } from "node:net";
+import type { Browser, Page } from "playwright-core";
+import { Machine } from "../src/machine.js";
+import { parseScenario, ScenarioError, type Op } from "../src/scenario/parse.js";
+import { applyOp, runScenario } from "../src/scenario/run.js";
+import { formatTable } from "../src/scenario/table.js";
+import type { ObservationRecord, PageRecord, RegionRecord } from "../src/scenario/records.js";
+import { frameKind, usedFrameLimit } from "../src/inspect/tables.js";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const CHROMIUM = "/usr/bin/chromium";
+const ARTIFACTS = path.join(ROOT, "test-artifacts");
+const SEED = fs.readFileSync(path.join(ROOT, "examples/seed-doublemap.scn"), "utf8");
+const KERNEL = "linux-4.5" as const;
+
+// Whether a Chromium can be had at all is known before the tests are
+// collected; installing it (slow) happens in beforeAll.
+function chromiumUnavailable(): string | null {
+  if (fs.existsSync(CHROMIUM)) return null;
+  const root = typeof process.getuid === "function" && process.getuid() === 0;
+  if (!root) return `${CHROMIUM} is missing and we are not root to install it`;
+  if (spawnSync("sh", ["-c", "command -v apt-get"]).status !== 0) return `${CHROMIUM} is missing and there is no apt-get`;
+  return null;
+}
+const unavailable = chromiumUnavailable();
+const why = unavailable ? ` [SKIPPED: no Chromium: ${unavailable}]` : "";
+
+let browser: Browser | undefined;
+let page: Page;
+let server: http.Server | undefined;
+let baseUrl = "";
+let installFailure: string | null = null;
+const timing: Record<string, number> = {};
+
+// A page that uses the package exactly as docs/browser.md shows: no bundler.
+const PLAIN_PAGE = `<!doctype html><meta charset="utf-8"><pre id="out"></pre>
+<script type="module">
+  const out = document.getElementById("out");
+  try {
+    const { runScenario, Machine } = await import("/pkg/dist/index.js");
+    const text = await (await fetch("/pkg/examples/seed-doublemap.scn")).text();
+    const records = await runScenario(text, { kernel: "${KERNEL}" });
+    const m = await Machine.create({ kernel: "${KERNEL}", memory: 1 << 30 });
+    m.spawn("parent"); m.mmap("parent", "buf", 2 << 20, "thp"); m.touch("parent", "buf", 0, 2 << 20, "write");
+    m.fork("parent", "child"); m.mprotect("child", "buf", 0, 4096, "r");
+    out.textContent = JSON.stringify({ records, inspect: m.inspect("parent", "buf", 0), check: m.check() });
+  } catch (e) {
+    out.textContent = JSON.stringify({ error: String(e && e.stack || e) });
+  }
+  out.dataset.done = "1";
+</script>`;
+
+// ---- a tiny static server: dist/web at /, the package's dist/ and build/ under /pkg/ ----
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+  ".wasm": "application/wasm", ".json": "application/json", ".map": "application/json", ".png": "image/png",
+};
+function serve(mounts: [string, string][]): Promise<string> {
+  server = http.createServer((req, res) => {
+    const { pathname } = new URL(req.url ?? "/", "http://localhost");
+    if (pathname === "/plain.html") { res.writeHead(200, { "content-type": TYPES[".html"] }).end(PLAIN_PAGE); return; }
+    const mount = mounts.find(([prefix]) => pathname.startsWith(prefix));
+    if (!mount) { res.writeHead(404).end(); return; }
+    const dir = path.resolve(mount[1]);
+    let file = path.resolve(dir, "." + decodeURIComponent(pathname.slice(mount[0].length - 1)));
+    if (!file.startsWith(dir)) { res.writeHead(403).end(); return; }
+    if (fs.existsSync(file) && fs.statSync(file).isDirectory()) file = path.join(file, "index.html");
+    fs.readFile(file, (err, body) => {
+      if (err) { res.writeHead(404).end(); return; }
+      res.writeHead(200, { "content-type": TYPES[path.extname(file)] ?? "application/octet-stream", "cache-control": "no-store" });
+      res.end(body);
+    });
+  });
+  return new Promise((resolve) => server!.listen(0, "127.0.0.1", () => {
+    resolve(`http://127.0.0.1:${(server!.address() as AddressInfo).port}`);
+  }));
+}
+
+beforeAll(async () => {
+  if (unavailable) return;
+  let t = Date.now();
+  const ensure = spawnSync("sh", [path.join(ROOT, "scripts/ensure-chromium.sh")], { encoding: "utf8", timeout: 600_000 });
+  timing.ensureChromium = Date.now() - t;
+  if (ensure.status !== 0 || !fs.existsSync(CHROMIUM)) {
+    installFailure = `scripts/ensure-chromium.sh failed: ${(ensure.stderr || ensure.stdout || String(ensure.error)).trim().split("\n").pop()}`;
+    console.warn(`browser tests skipped: ${installFailure}`);
+    return;
+  }
+  t = Date.now();
+  execFileSync(process.execPath, [path.join(ROOT, "node_modules/vite/bin/vite.js"), "build", "--logLevel", "error"], {
+    cwd: ROOT, stdio: ["ignore", "pipe", "inherit"],
+  });
+  timing.viteBuild = Date.now() - t;
+  baseUrl = await serve([["/pkg/", ROOT], ["/", path.join(ROOT, "dist/web")]]);
+  t = Date.now();
+  const { chromium } = await import("playwright-core");
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+  page.on("pageerror", (e) => console.error("page error:", e.message));
+  timing.launch = Date.now() - t;
+}, 720_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  if (Object.keys(timing).length) console.log("browser test timing (ms):", JSON.stringify(timing));
+});
+
+// ---- helpers -------------------------------------------------------------------------
+async function idle(): Promise<void> {
+  await page.waitForSelector("body[data-ready='1'][data-state='idle']", { timeout: 30_000 });
+}
+async function click(sel: string): Promise<void> {
+  await page.click(sel);
+  await idle();
+}
+/** The page's frame grid: pfn -> {kind, mapcount}. */
+async function shownFrames(): Promise<Map<number, { kind: string; mapcount: number | null }>> {
+  const cells = await page.$$eval(".cell[data-pfn]", (els) => els.map((e) => {
+    const d = (e as HTMLElement).dataset;
+    return [Number(d.pfn), d.kind!, d.mapcount === undefined ? null : Number(d.mapcount)] as const;
+  }));
+  return new Map(cells.map(([pfn, kind, mapcount]) => [pfn, { kind, mapcount }]));
+}
+async function shownFolios(): Promise<{ head: number; doubleMap: boolean }[]> {
+  return page.$$eval(".folio[data-head]", (els) => els.map((e) => ({
+    head: Number((e as HTMLElement).dataset.head), doubleMap: (e as HTMLElement).dataset.doubleMap === "true",
+  })));
+}
+function dumpOf(records: ObservationRecord[], label: string): (PageRecord | RegionRecord)[] {
+  return records.filter((r): r is PageRecord | RegionRecord => r.type !== "inspect" && r.label === label);
+}
+
+/** Node's machine, stepped alongside the page. */
+class NodeTwin {
+  private i = 0;
+  constructor(readonly m: Machine, readonly ops: Op[]) {}
+  static async create(text: string): Promise<NodeTwin> {
+    return new NodeTwin(await Machine.create({ kernel: KERNEL }), parseScenario(text));
+  }
+  /** Run up to and including the operation on `line`. */
+  runThrough(line: number): void {
+    while (this.i < this.ops.length && this.ops[this.i].line <= line) applyOp(this.m, this.ops[this.i++]);
+  }
+  get pc(): number { return this.i; }
+  lineOf(pred: (op: Op) => boolean): number { return this.ops.find(pred)!.line; }
+}
+
+/** Every frame the page draws agrees with Node's machine; every page of the dump is drawn with its mapcount. */
+async function expectFramesMatch(twin: NodeTwin, dump: (PageRecord | RegionRecord)[]): Promise<void> {
+  const m = twin.m;
+  const shown = await shownFrames();
+  const limit = usedFrameLimit(m);
+  for (let pfn = 0; pfn < limit; pfn++) {
+    const kind = frameKind(m, pfn);
+    const s = shown.get(pfn);
+    if (kind === "free") { if (s) expect(s.kind, `frame ${pfn}`).toBe("free"); continue; }
+    expect(s?.kind, `frame ${pfn}`).toBe(kind);
+    if (kind === "head" || kind === "tail" || kind === "page") expect(s!.mapcount, `page_mapcount of frame ${pfn}`).toBe(m.core.e.page_mapcount(pfn));
+  }
+  for (const r of dump) {
+    if (r.type !== "page") continue;
+    const p = m.procs.get(r.proc)!;
+    const pfn = m.pfnAt(p.mm, p.regions.get(r.region)!.start + r.page * 4096);
+    expect(shown.get(pfn)?.mapcount, `${r.proc} ${r.region} page ${r.page} (pfn ${pfn})`).toBe(r.mapcount);
+  }
+}
+
+describe("the web page in Chromium", () => {
+  it.skipIf(!!unavailable)(`runs the seed scenario under linux-4.5 and shows what Node computes${why}`, async (ctx) => {
+    if (installFailure) ctx.skip(installFailure);
+    const t0 = Date.now();
+    await page.goto(baseUrl + "/");
+    await idle();
+    await page.selectOption("#example", "seed-doublemap");
+    await idle();
+    await page.selectOption("#kernel", KERNEL);
+    await idle();
+    expect(await page.inputValue("#source")).toBe(SEED);
+
+    const records = await runScenario(SEED, { kernel: KERNEL });
+    const twin = await NodeTwin.create(SEED);
+    const lineDumpPte = twin.lineOf((o) => o.op === "dump" && o.label === "child-pte-mapped");
+    const lineInspect = twin.lineOf((o) => o.op === "inspect" && o.line > lineDumpPte);
+
+    // Step to the dump after the child's PMD split: one THP mapped by a PMD and by PTEs.
+    const steps = twin.ops.findIndex((o) => o.line === lineDumpPte) + 1;
+    for (let i = 0; i < steps; i++) await click("#step");
+    twin.runThrough(lineDumpPte);
+    expect(await page.getAttribute("body", "data-pc")).toBe(String(twin.pc));
+    expect(await page.textContent("#hl-current")).toBe("");
+    expect(await page.isVisible("#hl-current")).toBe(true);
+    const dumpPte = dumpOf(records, "child-pte-mapped");
+    expect(await page.textContent("#observations")).toBe(formatTable(dumpPte).join("\n"));
+    await expectFramesMatch(twin, dumpPte);
+    const core = twin.m.core;
+    const folios = await shownFolios();
+    expect(folios.length).toBe(1);
+    expect(folios[0].doubleMap).toBe(core.testFlag(folios[0].head + 1, core.PG.double_map));
+    expect(folios[0].doubleMap).toBe(true); // the seed's story: PMD and PTE maps coexist
+
+    // Click the frame of parent buf +4K (a tail page) and compare its struct page with Node.
+    const want = twin.m.inspect("parent", "buf", 4096);
+    await page.click(`.cell[data-pfn='${want.pfn}']`);
+    await page.waitForSelector(`#page table[data-pfn='${want.pfn}']`);
+    const fields = Object.fromEntries(await page.$$eval("#page td[data-field]", (tds) =>
+      tds.map((td) => [(td as HTMLElement).dataset.field!, td.textContent!])));
+    const { type: _t, proc: _p, region: _r, page: _g, ...wantFields } = want;
+    expect(Object.keys(wantFields)).toEqual(expect.arrayContaining(["pfn", "_refcount", "_mapcount", "compound_mapcount",
+      "PG_double_map", "page_mapcount", "total_mapcount"]));
+    for (const [k, v] of Object.entries(wantFields)) {
+      expect(fields[k], k).toBe(v === null ? "-" : Array.isArray(v) ? `[${v.join(", ")}]` : String(v));
+    }
+    expect(fields["raw._refcount"]).toBe(String(core.refcount(want.pfn)));
+    expect(fields["raw._mapcount"]).toBe(String(core.mapcountRaw(want.pfn)));
+    expect(fields["raw.flags"].split(" ")[0]).toBe("0x" + core.flags(want.pfn).toString(16));
+    expect(Object.keys(fields).filter((k) => k.startsWith("mappedAt.")).map((k) => fields[k]).sort())
+      .toEqual(["child buf +0x1000 (PTE)", "parent buf +0x1000 (PMD)"]);
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, "browser.png") });
+
+    // Step through `inspect parent buf 0`: the page selects that frame and prints the inspect block.
+    await click("#step");
+    twin.runThrough(lineInspect);
+    expect(await page.textContent("#observations")).toContain("-- inspect parent buf 0x0 (page 0) --");
+    expect(await page.getAttribute("#page table", "data-pfn")).toBe(String(twin.m.inspect("parent", "buf", 0).pfn));
+
+    // On past `exit child`: PG_double_map stays while the parent's PMD is there.
+    const lineGone = twin.lineOf((o) => o.op === "dump" && o.label === "child-gone");
+    while (Number(await page.getAttribute("body", "data-pc")) < twin.ops.findIndex((o) => o.line === lineGone) + 1) await click("#step");
+    twin.runThrough(lineGone);
+    expect(await page.textContent("#observations")).toBe(formatTable(dumpOf(records, "child-gone")).join("\n"));
+    await expectFramesMatch(twin, dumpOf(records, "child-gone"));
+    const after = await shownFolios();
+    expect(after).toEqual([{ head: folios[0].head, doubleMap: true }]);
+    expect(core.testFlag(after[0].head + 1, core.PG.double_map)).toBe(true);
+
+    // Run the rest: the THP is freed, no compound folio is left, the last dump matches.
+    await click("#run");
+    twin.runThrough(Infinity);
+    expect(await page.getAttribute("body", "data-done")).toBe("true");
+    expect(await shownFolios()).toEqual([]);
+    expect(await page.textContent("#observations")).toBe(formatTable(dumpOf(records, "unmapped")).join("\n"));
+    await expectFramesMatch(twin, []);
+    // the page tables view lists the live process and no THP
+    expect(await page.$$eval("#tables details[data-proc]", (ds) => ds.map((d) => (d as HTMLElement).dataset.proc))).toEqual(["parent"]);
+    timing.seedScenario = Date.now() - t0;
+  });
+
+  it.skipIf(!!unavailable)(`shows a scenario error as "line N: message" and highlights the line${why}`, async (ctx) => {
+    if (installFailure) ctx.skip(installFailure);
+    const text = "spawn p\nmmap p A 2M thp\n# a comment\ntouch p B 0 4K\ndump\n";
+    const err = await runScenario(text, { kernel: KERNEL }).catch((e) => e);
+    expect(err).toBeInstanceOf(ScenarioError);
+    await page.fill("#source", text);
+    await click("#run");
+    expect(await page.textContent("#error")).toBe(`line ${err.line}: ${err.reason}`);
+    expect(await page.isVisible("#hl-error")).toBe(true);
+    // a syntax error is found before anything runs
+    await page.fill("#source", "spawn p\nmmap p A 2Q\n");
+    await click("#step");
+    const perr = await runScenario("spawn p\nmmap p A 2Q\n").catch((e) => e);
+    expect(await page.textContent("#error")).toBe(`line 2: ${perr.reason}`);
+  });
+
+  it.skipIf(!!unavailable)(`the built package runs unchanged from a plain <script type="module"> import${why}`, async (ctx) => {
+    if (installFailure) ctx.skip(installFailure);
+    if (!fs.existsSync(path.join(ROOT, "dist/index.js"))) ctx.skip("dist/index.js is not built (npm run build)");
+    // the documented use: a plain module script importing the package's dist/index.js; the
+    // core is found at /pkg/build/thpemu.wasm through dist/core/loader.js's import.meta.url
+    await page.goto(baseUrl + "/plain.html");
+    await page.waitForSelector("#out[data-done]", { timeout: 30_000 });
+    const out = await page.textContent("#out");
+    const got = JSON.parse(out!);
+    if (got.error) throw new Error(`in the browser: ${got.error}`);
+    // the same build in Node (dist/ may lag behind src/ until `npm run build`)
+    const dist = await import(pathToFileURL(path.join(ROOT, "dist/index.js")).href);
+    expect(got.records).toEqual(JSON.parse(JSON.stringify(await dist.runScenario(SEED, { kernel: KERNEL }))));
+    const m = await dist.Machine.create({ kernel: KERNEL, memory: 1 << 30 });
+    m.spawn("parent"); m.mmap("parent", "buf", 2 << 20, "thp"); m.touch("parent", "buf", 0, 2 << 20, "write");
+    m.fork("parent", "child"); m.mprotect("child", "buf", 0, 4096, "r");
+    expect(got.inspect).toEqual(JSON.parse(JSON.stringify(m.inspect("parent", "buf", 0))));
+    expect(got.inspect.PG_double_map).toBe(true);
+    expect(got.check).toEqual([]);
+  });
+});

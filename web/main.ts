@@ -1,0 +1,466 @@
+// The thpemu web view: a scenario editor that runs (or steps through) a
+// scenario on a Machine in the page, and views of the machine that are
+// redrawn after every operation: the physical frames, each process's page
+// tables, one frame's struct page, the last dump as a table. It imports the
+// emulator's sources as they are; Vite bundles them and emits the .wasm core
+// that src/core/loader.ts finds with new URL(…, import.meta.url).
+import { Machine, UserError, parseScenario, applyOp, ScenarioError } from "../src/index.js";
+import type { KernelName, MachineOptions, Op, ObservationRecord, InspectRecord, PageRecord, RegionRecord } from "../src/index.js";
+import { formatTable, formatInspect, formatEmptyDump } from "../src/scenario/table.js";
+import {
+  pageTableTree, pteRuns, frameKind, frameRecord, usedFrameLimit, folioCounters, formatMapping, schemeOf,
+  type TableNode, type TableEntry, type FrameRecord,
+} from "../src/inspect/tables.js";
+
+// ---- the examples (examples/*.scn, bundled as text) ------------------------------
+const EXAMPLES = Object.fromEntries(
+  Object.entries(import.meta.glob("../examples/*.scn", { query: "?raw", import: "default", eager: true }) as Record<string, string>)
+    .map(([path, text]) => [path.replace(/^.*\//, "").replace(/\.scn$/, ""), text]),
+);
+const DEFAULT_EXAMPLE = "seed-doublemap";
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+const source = $<HTMLTextAreaElement>("source");
+const exampleSel = $<HTMLSelectElement>("example");
+const kernelSel = $<HTMLSelectElement>("kernel");
+const memorySel = $<HTMLSelectElement>("memory");
+const schemeSel = $<HTMLSelectElement>("scheme");
+const runBtn = $<HTMLButtonElement>("run");
+const stepBtn = $<HTMLButtonElement>("step");
+const resetBtn = $<HTMLButtonElement>("reset");
+const statusEl = $("status");
+const errorEl = $("error");
+const gutter = $("gutter");
+const hlCurrent = $("hl-current");
+const hlError = $("hl-error");
+const framesEl = $("frames");
+const foliosEl = $("folios");
+const tablesEl = $("tables");
+const pageEl = $("page");
+const obsEl = $("observations");
+
+// ---- state ---------------------------------------------------------------------------
+let machine: Machine | null = null;
+let ops: Op[] = [];
+let pc = 0; // index of the next operation
+let dirty = true; // the text or a setting changed since the last reset
+let busy = false;
+let lastLine = 0; // line of the last operation run
+let errorLine = 0;
+let dumps = 0;
+let lastDump: { dump: number; label: string | null; records: (PageRecord | RegionRecord)[] } | null = null;
+let lastInspect: InspectRecord | null = null;
+let selected: number | null = null;
+const openState = new Map<string, boolean>();
+
+// ---- the editor: line numbers and highlighted lines -----------------------------------
+const LINE = 17, PAD = 4;
+function lineCount(): number { return source.value.split("\n").length; }
+function renderGutter(): void {
+  const next = !dirty && pc < ops.length ? ops[pc].line : 0;
+  const n = lineCount();
+  let s = "";
+  for (let i = 1; i <= n; i++) s += (i === next ? "▶" : "") + i + "\n";
+  gutter.textContent = s;
+  gutter.scrollTop = source.scrollTop;
+}
+function placeHl(el: HTMLElement, line: number): void {
+  el.hidden = line <= 0;
+  if (line > 0) el.style.top = `${PAD + (line - 1) * LINE - source.scrollTop}px`;
+}
+function renderEditor(): void {
+  renderGutter();
+  placeHl(hlCurrent, dirty ? 0 : lastLine);
+  placeHl(hlError, errorLine);
+}
+function scrollToLine(line: number): void {
+  const top = PAD + (line - 1) * LINE;
+  if (top < source.scrollTop || top + LINE > source.scrollTop + source.clientHeight) {
+    source.scrollTop = Math.max(0, top - source.clientHeight / 3);
+  }
+}
+source.addEventListener("scroll", renderEditor);
+source.addEventListener("input", () => {
+  dirty = true;
+  errorLine = 0;
+  errorEl.hidden = true;
+  setStatus("edited: Run or Step starts again from the first line");
+  renderEditor();
+});
+
+function setStatus(s: string): void { statusEl.textContent = s; }
+function showError(line: number, message: string): void {
+  errorLine = line;
+  errorEl.hidden = false;
+  errorEl.textContent = line > 0 ? `line ${line}: ${message}` : message;
+  document.body.dataset.error = errorEl.textContent;
+  if (line > 0) scrollToLine(line);
+  renderEditor();
+}
+function clearError(): void {
+  errorLine = 0;
+  errorEl.hidden = true;
+  delete document.body.dataset.error;
+}
+
+// ---- running -----------------------------------------------------------------------------
+async function reset(): Promise<boolean> {
+  clearError();
+  machine = null;
+  ops = [];
+  pc = 0; lastLine = 0; dumps = 0;
+  lastDump = null; lastInspect = null; selected = null;
+  try {
+    ops = parseScenario(source.value, "scenario");
+  } catch (err) {
+    if (err instanceof ScenarioError) showError(err.line, err.reason);
+    else showError(0, String(err));
+    dirty = true;
+    renderAll();
+    return false;
+  }
+  try {
+    const opts: MachineOptions & { scheme?: string } = { kernel: kernelSel.value as KernelName, memory: Number(memorySel.value) };
+    if (schemeSel.value) opts.scheme = schemeSel.value;
+    machine = await Machine.create(opts as MachineOptions);
+  } catch (err) {
+    showError(0, (err as Error).message);
+    return false;
+  }
+  dirty = false;
+  setStatus(`${ops.length} operations · ${kernelSel.value} · ${schemeOf(machine)} scheme`);
+  renderAll();
+  return true;
+}
+
+/** Run the operation at pc; false (and the error shown) when it failed. */
+function stepOnce(): boolean {
+  const m = machine!;
+  const op = ops[pc];
+  let recs: ObservationRecord[];
+  try {
+    recs = applyOp(m, op);
+  } catch (err) {
+    const msg = err instanceof UserError ? err.message : `internal error: ${(err as Error).message}`;
+    lastLine = op.line;
+    showError(op.line, msg);
+    return false;
+  }
+  pc++;
+  lastLine = op.line;
+  if (op.op === "dump") {
+    dumps++;
+    lastDump = { dump: dumps, label: op.label, records: recs as (PageRecord | RegionRecord)[] };
+  }
+  if (op.op === "inspect") {
+    lastInspect = recs[0] as InspectRecord;
+    selected = lastInspect.pfn;
+  } else lastInspect = null;
+  return true;
+}
+
+async function withBusy(fn: () => Promise<void>): Promise<void> {
+  if (busy) return;
+  busy = true;
+  document.body.dataset.state = "busy";
+  for (const b of [runBtn, stepBtn, resetBtn]) b.disabled = true;
+  try {
+    await fn();
+  } finally {
+    busy = false;
+    for (const b of [runBtn, stepBtn, resetBtn]) b.disabled = false;
+    document.body.dataset.state = "idle";
+  }
+}
+
+async function step(): Promise<void> {
+  if (dirty || !machine || pc >= ops.length || errorLine) { if (!(await reset())) return; }
+  if (pc >= ops.length) { setStatus("nothing to run"); return; }
+  if (stepOnce()) { clearError(); scrollToLine(lastLine); }
+  report();
+  renderAll();
+}
+
+async function run(): Promise<void> {
+  if (dirty || !machine || pc >= ops.length || errorLine) { if (!(await reset())) return; }
+  const t0 = performance.now();
+  while (pc < ops.length && stepOnce()) { /* run on */ }
+  if (pc >= ops.length) clearError();
+  report(performance.now() - t0);
+  renderAll();
+}
+
+function report(ms?: number): void {
+  const where = pc >= ops.length ? "done" : `next: line ${ops[pc].line}`;
+  setStatus(`ran line ${lastLine} · ${pc}/${ops.length} operations · ${where}` + (ms !== undefined ? ` · ${ms.toFixed(0)} ms` : ""));
+  document.body.dataset.pc = String(pc);
+  document.body.dataset.done = String(pc >= ops.length);
+}
+
+// ---- views ------------------------------------------------------------------------------
+function renderAll(): void {
+  renderEditor();
+  renderFrames();
+  renderTables();
+  renderPage();
+  renderObservations();
+}
+
+function el(tag: string, attrs: Record<string, string> = {}, text?: string): HTMLElement {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+const hex = (n: number) => "0x" + n.toString(16);
+function folioColour(head: number): string {
+  const h = (head * 137.508) % 360;
+  return `hsl(${h.toFixed(0)} 65% 74%)`;
+}
+
+const MAX_BLOCKS = 48; // 2 MiB blocks drawn (24576 frames)
+function renderFrames(): void {
+  framesEl.replaceChildren();
+  foliosEl.replaceChildren();
+  const m = machine;
+  if (!m) { $("frames-title").textContent = ""; return; }
+  const core = m.core;
+  const limit = usedFrameLimit(m);
+  const blocks = Math.ceil(limit / 512);
+  $("frames-title").textContent =
+    `(frames 0–${Math.max(0, limit - 1)} of ${core.frames}; ${core.nrFreePages()} free; one row = 64 frames = 256 KiB)`;
+  const heads = new Map<number, { order: number; dm: boolean }>();
+  const frag = document.createDocumentFragment();
+  let drawn = 0, freeRun = -1;
+  const flushFree = (b: number) => {
+    if (freeRun < 0) return;
+    frag.append(el("div", { class: "block free-run" },
+      `pfn ${hex(freeRun * 512)}–${hex(b * 512 - 1)}: ${b - freeRun} free 2 MiB block${b - freeRun > 1 ? "s" : ""}`));
+    freeRun = -1;
+  };
+  for (let b = 0; b < blocks; b++) {
+    const kinds: string[] = [];
+    let allFree = true;
+    for (let i = 0; i < 512; i++) {
+      const k = b * 512 + i < core.frames ? frameKind(m, b * 512 + i) : "free";
+      kinds.push(k);
+      if (k !== "free") allFree = false;
+    }
+    if (allFree) { if (freeRun < 0) freeRun = b; continue; }
+    flushFree(b);
+    if (drawn++ >= MAX_BLOCKS) { frag.append(el("div", { class: "block free-run" }, `… frames above ${hex(b * 512)} not drawn`)); break; }
+    const row = el("div", { class: "block" });
+    row.append(el("div", { class: "block-label" }, hex(b * 512)));
+    const grid = el("div", { class: "grid" });
+    for (let i = 0; i < 512; i++) {
+      const pfn = b * 512 + i;
+      const k = kinds[i];
+      const c = el("div", { class: `cell k-${k}`, "data-pfn": String(pfn), "data-kind": k });
+      let title = `pfn ${pfn} (${hex(pfn)}) · ${k}`;
+      if (k === "head" || k === "tail" || k === "page" || k === "zero" || k === "hzero") {
+        const head = core.headPfn(pfn);
+        if (k === "head" || k === "tail" || k === "page") {
+          const mc = core.e.page_mapcount(pfn) as number;
+          c.dataset.mapcount = String(mc);
+          c.textContent = mc < 100 ? String(mc) : "+";
+          if (mc === 0) c.classList.add("unmapped");
+          c.style.backgroundColor = folioColour(head);
+          title += ` · page_mapcount ${mc}`;
+        } else c.textContent = "0";
+        if (k === "head" || k === "tail") {
+          let info = heads.get(head);
+          if (!info) {
+            info = { order: core.folioOrder(head), dm: folioCounters(m, head).PG_double_map === true };
+            heads.set(head, info);
+          }
+          if (info.dm) c.classList.add("dm");
+          title += ` · subpage ${pfn - head} of the order-${info.order} folio at pfn ${head}` + (info.dm ? " · PG_double_map" : "");
+        }
+      } else if (k === "pagetable") c.textContent = "T";
+      if (pfn === selected) c.classList.add("sel");
+      c.title = title;
+      grid.append(c);
+    }
+    row.append(grid);
+    frag.append(row);
+  }
+  flushFree(blocks);
+  framesEl.append(frag);
+  // the compound folios: their shared counters
+  for (const [head] of heads) {
+    const f = folioCounters(m, head);
+    const line = el("div", {
+      class: "folio", "data-head": String(head), "data-double-map": String(f.PG_double_map),
+      "data-compound-mapcount": String(f.compound_mapcount), "data-total-mapcount": String(f.total_mapcount),
+    });
+    const sw = el("span", { class: "swatch" });
+    sw.style.backgroundColor = folioColour(head);
+    line.append(sw, `folio pfn ${head} (${hex(head)}) order ${f.order}: ${f.compound_mapcount_name} ${f.compound_mapcount} ` +
+      `(raw: ${f.compound_mapcount + 1} PMD map${f.compound_mapcount === 0 ? "" : "s"})  total_mapcount ${f.total_mapcount}  _refcount ${f._refcount}  PG_double_map `);
+    line.append(f.PG_double_map === null
+      ? el("span", { class: "muted" }, `n/a (${f.scheme} scheme)`)
+      : el("span", { class: f.PG_double_map ? "yes" : "" }, f.PG_double_map ? "yes" : "no"));
+    if (f.deferred_split_queued) line.append("  (on the deferred split queue)");
+    foliosEl.append(line);
+  }
+}
+
+framesEl.addEventListener("click", (ev) => {
+  const c = (ev.target as HTMLElement).closest<HTMLElement>(".cell");
+  if (!c || c.dataset.kind === "free" || !machine) return;
+  selected = Number(c.dataset.pfn);
+  for (const s of framesEl.querySelectorAll(".cell.sel")) s.classList.remove("sel");
+  c.classList.add("sel");
+  renderPage();
+});
+
+const LEVEL_NAME: Record<string, string> = { pgd: "PGD", pud: "PUD", pmd: "PMD", pte: "PTE" };
+function entryLine(e: TableEntry, last?: TableEntry): DocumentFragment {
+  const f = document.createDocumentFragment();
+  const idx = last && last !== e ? `${e.index}–${last.index}` : String(e.index);
+  f.append(el("span", { class: "lvl" }, `${LEVEL_NAME[e.level]}[${idx}]`), " ");
+  f.append(el("span", { class: "hexv" }, e.hex), " ");
+  f.append(el("span", { class: "bits" }, e.bits.join(" ")), " → ");
+  const pfns = last && last !== e && last.pfn !== e.pfn ? `${e.pfn}–${last.pfn}` : String(e.pfn);
+  let tgt: string;
+  switch (e.kind) {
+    case "table": tgt = `${LEVEL_NAME[e.child!.level]} table, pfn ${e.pfn}`; break;
+    case "thp": tgt = `THP pfn ${e.pfn} (2 MiB, one PMD mapping)`; break;
+    case "hzero": tgt = `huge zero page pfn ${e.pfn}`; break;
+    case "zero": tgt = `zero page pfn ${e.pfn}`; break;
+    default: tgt = `pfn ${pfns}`;
+  }
+  f.append(el("span", { class: e.kind === "thp" || e.kind === "hzero" ? "huge" : "tgt" }, tgt));
+  if (e.deposited !== undefined) f.append(el("span", { class: "muted" }, ` (deposited PTE table pfn ${e.deposited})`));
+  f.append(el("span", { class: "muted" }, `  va ${hex(e.va)}`));
+  return f;
+}
+function details(key: string, summary: Node, defaultOpen: boolean): HTMLDetailsElement {
+  const d = document.createElement("details");
+  d.dataset.key = key;
+  d.open = openState.get(key) ?? defaultOpen;
+  const s = document.createElement("summary");
+  s.append(summary);
+  d.append(s);
+  return d;
+}
+function renderNode(node: TableNode, key: string, into: HTMLElement): void {
+  if (node.level === "pte") {
+    for (const [a, b] of pteRuns(node.entries)) {
+      const div = el("div", { class: "leaf" });
+      div.append(entryLine(node.entries[a], node.entries[b]));
+      into.append(div);
+    }
+    return;
+  }
+  for (const e of node.entries) {
+    if (e.child) {
+      const k = `${key}/${e.level}${e.index}`;
+      const d = details(k, entryLine(e), true);
+      renderNode(e.child, k, d);
+      into.append(d);
+    } else {
+      const div = el("div", { class: "leaf" });
+      div.append(entryLine(e));
+      into.append(div);
+    }
+  }
+}
+function renderTables(): void {
+  tablesEl.replaceChildren();
+  const m = machine;
+  if (!m) return;
+  const procs = m.liveProcesses();
+  if (procs.length === 0) { tablesEl.append(el("div", { class: "muted" }, "(no live process)")); return; }
+  for (const p of procs) {
+    const tree = pageTableTree(m, p)!;
+    const regions = [...p.regions.values()].map((r) => `${r.name} ${hex(r.start)}+${hex(r.size)}`).join(", ");
+    const sum = document.createDocumentFragment();
+    sum.append(el("b", {}, p.name), ` · PGD pfn ${tree.pfn} · ${p.mm.nrTables} page-table pages`, el("span", { class: "muted" }, regions ? ` · ${regions}` : ""));
+    const d = details(p.name, sum, true);
+    d.dataset.proc = p.name;
+    renderNode(tree, p.name, d);
+    tablesEl.append(d);
+  }
+}
+tablesEl.addEventListener("toggle", (ev) => {
+  const d = ev.target as HTMLDetailsElement;
+  if (d.dataset.key) openState.set(d.dataset.key, d.open);
+}, true);
+
+function renderPage(): void {
+  pageEl.replaceChildren();
+  const m = machine;
+  if (!m || selected === null || selected >= m.core.frames) { $("page-title").textContent = "(click a frame)"; return; }
+  const r: FrameRecord = frameRecord(m, selected);
+  $("page-title").textContent = `pfn ${r.pfn} (${hex(r.pfn)}) · ${r.kind}`;
+  const t = el("table", { "data-pfn": String(r.pfn) });
+  const sect = (s: string) => { const tr = el("tr", { class: "sect" }); tr.append(el("td", { colspan: "2" }, s)); t.append(tr); };
+  const row = (name: string, v: unknown, field = name) => {
+    const tr = el("tr");
+    const val = v === null || v === undefined ? "-" : typeof v === "boolean" ? String(v) : String(v);
+    tr.append(el("td", {}, name), el("td", { "data-field": field }, val));
+    t.append(tr);
+  };
+  sect(r.mappedAt.length ? "inspect (as at its first mapping)" : "the folio (core reads)");
+  for (const [k, v] of Object.entries(r.inspect)) row(k, Array.isArray(v) ? `[${v.join(", ")}]` : v);
+  sect("this struct page, raw (64 bytes)");
+  row("flags", `${hex(r.raw.flags)} ${r.raw.flags_decoded.join(" ")}`, "raw.flags");
+  row("compound_head", hex(r.raw.compound_head) + (r.raw.compound_head & 1 ? " (tail: &head + 1)" : ""), "raw.compound_head");
+  row("mapping", hex(r.raw.mapping), "raw.mapping");
+  row("index", hex(r.raw.index), "raw.index");
+  row("private", r.raw.private, "raw.private");
+  row("_mapcount", r.raw._mapcount, "raw._mapcount");
+  row("_refcount", r.raw._refcount, "raw._refcount");
+  sect("mapped at");
+  if (r.mappedAt.length === 0) row("", r.kind === "pagetable" ? "(a page-table page)" : "(nowhere)", "mappedAt");
+  r.mappedAt.slice(0, 40).forEach((x, i) => row(String(i + 1), formatMapping(x), `mappedAt.${i}`));
+  if (r.mappedAt.length > 40) row("", `… ${r.mappedAt.length - 40} more`);
+  const notes = el("p", { class: "muted" },
+    schemeOf(m) === "doublemap"
+      ? "_mapcount and compound_mapcount are raw (-1 = none). page_mapcount = (compound_mapcount + 1) + (_mapcount + 1) − PG_double_map."
+      : `Counters of the ${schemeOf(m)} scheme; raw values are -1 based (-1 = none).`);
+  pageEl.append(t, notes);
+}
+
+function renderObservations(): void {
+  const lines: string[] = [];
+  if (lastDump) {
+    $("obs-title").textContent = `(dump ${lastDump.dump}${lastDump.label ? ": " + lastDump.label : ""})`;
+    lines.push(...(lastDump.records.length ? formatTable(lastDump.records) : formatEmptyDump(lastDump.dump, lastDump.label)));
+  } else $("obs-title").textContent = "(the last dump)";
+  if (lastInspect) lines.push("", ...formatInspect(lastInspect));
+  obsEl.textContent = lines.length ? lines.join("\n") : "(no dump yet)";
+}
+
+// ---- wiring ----------------------------------------------------------------------------------
+for (const name of Object.keys(EXAMPLES).sort()) exampleSel.append(new Option(`${name}.scn`, name));
+function loadExample(name: string): void {
+  exampleSel.value = name;
+  source.value = EXAMPLES[name] ?? "";
+  source.scrollTop = 0;
+  dirty = true;
+}
+exampleSel.addEventListener("change", () => { loadExample(exampleSel.value); void withBusy(async () => { await reset(); }); });
+kernelSel.addEventListener("change", () => { dirty = true; void withBusy(async () => { await reset(); }); });
+schemeSel.addEventListener("change", () => { dirty = true; void withBusy(async () => { await reset(); }); });
+memorySel.addEventListener("change", () => { dirty = true; void withBusy(async () => { await reset(); }); });
+runBtn.addEventListener("click", () => void withBusy(run));
+stepBtn.addEventListener("click", () => void withBusy(step));
+resetBtn.addEventListener("click", () => void withBusy(async () => { await reset(); }));
+source.addEventListener("keydown", (ev) => {
+  if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); void withBusy(run); }
+});
+
+const wanted = new URLSearchParams(location.search);
+loadExample(EXAMPLES[wanted.get("example") ?? ""] !== undefined ? wanted.get("example")! : DEFAULT_EXAMPLE);
+if (wanted.get("kernel")) kernelSel.value = wanted.get("kernel")!;
+if (wanted.get("scheme")) schemeSel.value = wanted.get("scheme")!;
+void withBusy(async () => {
+  try {
+    await reset();
+  } catch (err) {
+    showError(0, `cannot start the emulator: ${(err as Error).message}`);
+  }
+  document.body.dataset.ready = "1";
+});
