@@ -17,7 +17,7 @@ import {
   clear_bit,
 } from "./page";
 import { alloc_pages, __free_pages, clear_first_tail_words } from "./page_alloc";
-import { total_mapcount } from "./rmap";
+import { total_mapcount, split_prepare_subpages } from "./rmap";
 import { mm_id_prep } from "./mm_id";
 
 @inline function deferred_list(head: u32): u32 {
@@ -101,7 +101,7 @@ const SPLIT_COPY_FLAGS: u32 = (1 << PG_referenced) | (1 << PG_swapbacked) | (1 <
 export function split_huge_page(head: u32): i32 {
   if (!PageHead(head) || compound_mapcount_raw(head) != -1) return set_error(ERR_BUSY);
   page_ref_add(head, 1); // the caller's reference (get_page)
-  if (total_mapcount(head) != load<i32>(head + PAGE_REFCOUNT) - 1) {
+  if (total_mapcount(head) != load<i32>(head + PAGE_REFCOUNT) - 1 || !split_prepare_subpages(head)) {
     page_ref_add(head, -1);
     return set_error(ERR_BUSY);
   }

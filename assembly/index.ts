@@ -18,9 +18,15 @@ export {
   VM_THP_FAULT_FALLBACK, VM_THP_SPLIT_PMD, VM_THP_SPLIT_PAGE, VM_THP_DEFERRED_SPLIT_PAGE,
   VM_THP_ZERO_PAGE_ALLOC, VM_THP_COLLAPSE_ALLOC, VM_PGALLOC, VM_PGFREE, VM_NR_COUNTERS,
   ERR_NOMEM, ERR_FALLBACK, ERR_BUSY, ERR_BAD_PAGE, ERR_INVAL,
+  PAGE_SUBPAGES_MAPCOUNT, PAGE_ENTIRE_MAPCOUNT, PAGE_NR_PAGES_MAPPED, G_SCHEME, G_STAMPS_BASE,
+  G_SPLIT_COUNTS, G_COSTS, COST_STRIDE, COST_CALLS, COST_ATOMICS, COST_PAGES, COST_ADD_NEW, COST_DUP,
+  COST_REMOVE, COST_SPLIT_PMD, COST_PAGE_MAPCOUNT, COST_FOLIO_MAPCOUNT, COST_NR_OPS,
+  SCHEME_DOUBLEMAP, SCHEME_NAIVE, SCHEME_SUBPAGES, SCHEME_LARGE, SCHEME_NOPAGEMAPCOUNT,
+  COMPOUND_MAPPED, ENTIRELY_MAPPED, FOLIO_PAGES_MAPPED,
 } from "./layout";
 
-import { G_PROFILE, G_LAST_ERROR } from "./layout";
+import { G_PROFILE, G_LAST_ERROR, G_SCHEME, G_SPLIT_COUNTS, SCHEME_NOPAGEMAPCOUNT } from "./layout";
+import { cost_reset as _cost_reset } from "./rmap/cost";
 import { pfn_to_page, compound_head, page_to_pfn, compound_order as _compound_order } from "./page";
 import { mem_init } from "./page_alloc";
 import * as rmap from "./rmap";
@@ -40,12 +46,20 @@ export {
   wp_page_reuse, wp_huge_pmd_reuse, pgtable_alloc, do_huge_pmd_wp_page_fallback,
 } from "./memory";
 
-/** Build a machine of `frames` 4 KiB frames under the given PROFILE_* bits. */
-export function init(frames: u32, profile: u32): i32 {
+/** Build a machine of `frames` 4 KiB frames under the given PROFILE_* bits and mapcount scheme (SCHEME_*). */
+export function init(frames: u32, profile: u32, scheme: u32): i32 {
   if (__heap_base > 0x10000) return -2; // static data would overlap the globals
+  if (scheme > SCHEME_NOPAGEMAPCOUNT) return -3;
   store<u32>(G_PROFILE, profile);
-  return mem_init(frames);
+  store<u32>(G_SCHEME, scheme);
+  const rc = mem_init(frames);
+  cost_reset();
+  return rc;
 }
+/** Zero the rmap cost counters. */
+export function cost_reset(): void { _cost_reset(); }
+export function folio_mapcount(pfn: u32): i32 { return rmap.total_mapcount(compound_head(pfn_to_page(pfn))); }
+
 export function last_error(): i32 { return load<i32>(G_LAST_ERROR); }
 export function clear_error(): void { store<i32>(G_LAST_ERROR, 0); }
 export function page_mapcount(pfn: u32): i32 { return rmap.page_mapcount(pfn_to_page(pfn)); }
@@ -54,4 +68,8 @@ export function compound_mapcount(pfn: u32): i32 { return rmap.compound_mapcount
 export function head_pfn(pfn: u32): u32 { return page_to_pfn(compound_head(pfn_to_page(pfn))); }
 export function compound_order(pfn: u32): u32 { return _compound_order(compound_head(pfn_to_page(pfn))); }
 export function thp_is_queued(pfn: u32): bool { return _thp_is_queued(pfn_to_page(pfn)); }
-export function split_huge_page(pfn: u32): i32 { return _split_huge_page(pfn_to_page(pfn)); }
+export function split_huge_page(pfn: u32): i32 {
+  const rc = _split_huge_page(pfn_to_page(pfn));
+  store<u32>(G_SPLIT_COUNTS, 0); // the host's per-subpage counts were for this call only
+  return rc;
+}

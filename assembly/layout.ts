@@ -45,6 +45,10 @@ export const PAGE_MM_ID0: u32 = 40; //         first tail: _mm_id[0]
 export const PAGE_MM_ID1: u32 = 44; //         first tail: _mm_id[1] (bit 31 = SHARED)
 export const PAGE_MM_ID_MAPCOUNT0: u32 = 56; // first tail: _mm_id_mapcount[0], -1 based
 export const PAGE_MM_ID_MAPCOUNT1: u32 = 60; // first tail: _mm_id_mapcount[1], -1 based
+// Fields of the later mapcount schemes (assembly/rmap/*.ts), first tail page:
+export const PAGE_SUBPAGES_MAPCOUNT: u32 = 36; // 6.2: subpages_mapcount (0 based, + COMPOUND_MAPPED)
+export const PAGE_ENTIRE_MAPCOUNT: u32 = 24; //   6.3+: _entire_mapcount (-1 based) = the old compound_mapcount
+export const PAGE_NR_PAGES_MAPPED: u32 = 36; //   6.3+: _nr_pages_mapped (0 based, + ENTIRELY_MAPPED)
 
 // ---- page flags (bit numbers of the Linux 4.5 enum pageflags) -------------
 export const PG_locked: u32 = 0;
@@ -106,6 +110,32 @@ export const G_RESULT1: u32 = GLOBALS_BASE + 0x240; //          second return va
 export const G_PROFILE: u32 = GLOBALS_BASE + 0x244; //          PROFILE_* bits
 export const G_BAD_PAGES: u32 = GLOBALS_BASE + 0x248; //        count of bad_page() reports
 export const G_VMSTAT: u32 = GLOBALS_BASE + 0x400; //           u32 counters, VM_* indices
+export const G_SCHEME: u32 = GLOBALS_BASE + 0x24c; //           SCHEME_*: the mapcount scheme
+export const G_STAMPS_BASE: u32 = GLOBALS_BASE + 0x250; //      u32 per frame after mem_map: cost generation stamps
+export const G_SPLIT_COUNTS: u32 = GLOBALS_BASE + 0x254; //     1: scratch holds per-subpage PTE counts for split
+// rmap cost counters: COST_NR_OPS entries of COST_STRIDE bytes (calls, atomics, pages touched: u32 each)
+export const G_COSTS: u32 = GLOBALS_BASE + 0x500;
+export const COST_STRIDE: u32 = 12;
+export const COST_CALLS: u32 = 0;
+export const COST_ATOMICS: u32 = 4;
+export const COST_PAGES: u32 = 8;
+export const COST_ADD_NEW: u32 = 0; //        page_add_new_anon_rmap / folio_add_new_anon_rmap
+export const COST_DUP: u32 = 1; //            page_dup_rmap (fork) / page_add_anon_rmap
+export const COST_REMOVE: u32 = 2; //         page_remove_rmap
+export const COST_SPLIT_PMD: u32 = 3; //      the rmap half of __split_huge_pmd_locked
+export const COST_PAGE_MAPCOUNT: u32 = 4; //  page_mapcount / kpagecount's per-page value
+export const COST_FOLIO_MAPCOUNT: u32 = 5; // total_mapcount / folio_mapcount
+export const COST_NR_OPS: u32 = 6;
+
+// Mapcount schemes (G_SCHEME): one module each in assembly/rmap/.
+export const SCHEME_DOUBLEMAP: u32 = 0; //      Linux 4.5: compound_mapcount + PG_double_map
+export const SCHEME_NAIVE: u32 = 1; //          every subpage _mapcount counts PMD maps too
+export const SCHEME_SUBPAGES: u32 = 2; //       Linux 6.2: compound_mapcount + subpages_mapcount
+export const SCHEME_LARGE: u32 = 3; //          Linux 6.11+: _entire/_nr_pages_mapped/_large_mapcount
+export const SCHEME_NOPAGEMAPCOUNT: u32 = 4; // Linux 6.15+ CONFIG_NO_PAGE_MAPCOUNT
+export const COMPOUND_MAPPED: i32 = 0x800000; // = ENTIRELY_MAPPED (6.8 name)
+export const ENTIRELY_MAPPED: i32 = 0x800000;
+export const FOLIO_PAGES_MAPPED: i32 = 0x7fffff; // = SUBPAGES_MAPPED
 
 // Profile bits: which kernel's policy the core follows.
 export const PROFILE_MM_ID: u32 = 1; //           CONFIG_MM_ID owner slots (6.15+)

@@ -4,7 +4,7 @@
 // allocation (expand) and merge on free (__free_one_page), and the
 // allocation/free-time page checks that turn corruption into bad_page().
 import {
-  MEM_MAP_BASE, STRUCT_PAGE_SIZE, MAX_ORDER, G_FREE_AREA, FREE_AREA_STRIDE, G_NR_FRAMES,
+  MEM_MAP_BASE, STRUCT_PAGE_SIZE, MAX_ORDER, G_FREE_AREA, FREE_AREA_STRIDE, G_NR_FRAMES, G_STAMPS_BASE,
   PAGE_FLAGS, PAGE_LRU_NEXT, PAGE_PRIVATE, PAGE_MAPPING, PAGE_INDEX, PAGE_MAPCOUNT,
   PAGE_REFCOUNT, PAGE_COMPOUND_HEAD, PAGE_COMPOUND_DTOR, PAGE_COMPOUND_ORDER, PAGE_MEMCG,
   PAGE_BUDDY_MAPCOUNT_VALUE, PG_head, PG_reserved, PG_pgtable, TAIL_MAPPING,
@@ -47,8 +47,10 @@ import {
  * the 4 KiB zero page reserved (mm/memory.c's ZERO_PAGE is a reserved frame).
  */
 export function mem_init(frames: u32): i32 {
-  const end = MEM_MAP_BASE + frames * STRUCT_PAGE_SIZE;
-  // Page-table pool starts page-aligned after mem_map.
+  const stamps = MEM_MAP_BASE + frames * STRUCT_PAGE_SIZE; // rmap cost stamps: u32 per frame
+  const end = stamps + (frames << 2);
+  store<u32>(G_STAMPS_BASE, stamps);
+  // Page-table pool starts page-aligned after mem_map and the stamps.
   const poolBase = (end + 0xfff) & ~0xfff;
   const needPages = i32((poolBase + 0xffff) >>> 16) - memory.size();
   if (needPages > 0 && memory.grow(needPages) < 0) return -1;

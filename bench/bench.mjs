@@ -17,6 +17,10 @@
 //
 //   BENCH_ONLY="thp faults" node --expose-gc --cpu-prof bench/bench.mjs
 //                                      (one case only, e.g. to profile it)
+//   BENCH_ONLY=schemes npm run bench   (only the per-scheme table: the rmap
+//                                      micro-ops of every mapcount scheme, calling
+//                                      the core's exports directly, ns/op and the
+//                                      ratio to doublemap)
 //
 // The bench never fails: targets are printed as met / NOT MET, exit code 0.
 import { Bench } from "tinybench";
@@ -345,8 +349,135 @@ function fmtNs(ns) {
   return ns.toFixed(0) + " ns";
 }
 
+// ---- per mapcount scheme -------------------------------------------------------------
+const SCHEME_NAMES = ["naive", "doublemap", "subpages", "large", "nopagemapcount"];
+
+/** Median over rounds of (timed ms / units), each round repeated until it lasts ≥ 40 ms. */
+function measure(round) {
+  const per = [];
+  const deadline = now() + Math.max(200, TIME / 3);
+  for (let r = 0; r < 7 && (r < 3 || now() < deadline); r++) {
+    let t = 0, units = 0;
+    while (t < 40) { const x = round(); t += x.timed; units += x.units; }
+    per.push((t * 1e6) / units);
+  }
+  per.sort((a, b) => a - b);
+  return per[Math.floor(per.length / 2)];
+}
+
+/** The rmap micro-ops of one scheme: ns per op. */
+async function schemeRow(scheme) {
+  gc();
+  const m = await Machine.create({ kernel: KERNEL, memory: 1 * GiB, scheme });
+  const e = m.core.e, core = m.core;
+  const S = core.scratchIndex;
+  const MM1 = 1001, MM2 = 1002;
+  const thp = () => { const h = e.alloc_thp_pmd_mapped(MM1, 1, 0x1000, false); if (h < 0) throw new Error("no THP"); return h; };
+  const fill = (head) => { const u = core.u32; for (let i = 0; i < 512; i++) u[S + i] = head + i; };
+  const row = { scheme };
+  // PMD map + unmap: one more PMD mapping of a PMD-mapped THP (copy_huge_pmd), then zap it
+  {
+    const h = thp();
+    row["PMD map+unmap"] = measure(() => {
+      const t = now();
+      for (let i = 0; i < 1000; i++) { e.copy_huge_pmd(h, MM2); e.zap_huge_pmd(h, MM2); }
+      return { timed: now() - t, units: 1000 };
+    });
+    e.zap_huge_pmd(h, MM1);
+  }
+  // PTE map + unmap: 512 PTEs of a PTE-mapped THP mapped again by another mm and unmapped (batches)
+  {
+    const h = thp();
+    e.split_huge_pmd(h, MM1);
+    row["PTE map+unmap"] = measure(() => {
+      const t = now();
+      for (let i = 0; i < 20; i++) { fill(h); e.dup_pte_batch(512, MM2); fill(h); e.zap_pte_batch(512, MM2); }
+      return { timed: now() - t, units: 20 * 512 };
+    });
+    fill(h); e.zap_pte_batch(512, MM1);
+  }
+  // PMD split: the only PMD of a THP becomes 512 PTEs (the rmap half of __split_huge_pmd_locked)
+  {
+    row["PMD split"] = measure(() => {
+      const heads = [];
+      for (let i = 0; i < 64; i++) heads.push(thp());
+      const t = now();
+      for (const h of heads) e.split_huge_pmd(h, MM1);
+      const timed = now() - t;
+      for (const h of heads) { fill(h); e.zap_pte_batch(512, MM1); }
+      return { timed, units: heads.length };
+    });
+  }
+  // page_mapcount and folio/total mapcount on a THP mapped by a PMD and by 512 PTEs (the DoubleMap state)
+  {
+    const h = thp();
+    e.copy_huge_pmd(h, MM2);
+    e.split_huge_pmd(h, MM2);
+    row["page_mapcount"] = measure(() => {
+      const t = now();
+      for (let i = 0; i < 50; i++) { fill(h); e.page_mapcount_batch(512); }
+      return { timed: now() - t, units: 50 * 512 };
+    });
+    row["folio/total mapcount"] = measure(() => {
+      const t = now();
+      let x = 0;
+      for (let i = 0; i < 2000; i++) x += e.total_mapcount(h);
+      if (x !== 2000 * 513) throw new Error(`total_mapcount ${x / 2000}`);
+      return { timed: now() - t, units: 2000 };
+    });
+    fill(h); e.zap_pte_batch(512, MM2);
+    e.zap_huge_pmd(h, MM1);
+  }
+  // fork of a 1 GiB PMD-mapped region (512 THPs): the whole fork, host page tables included
+  {
+    gc();
+    const big = await Machine.create({ kernel: KERNEL, memory: 2 * GiB, scheme });
+    big.spawn("p");
+    big.mmap("p", "A", 1 * GiB, "thp");
+    big.touch("p", "A", 0, 1 * GiB, "write");
+    row["fork 1 GiB PMD-mapped"] = measure(() => {
+      const c = fresh("c");
+      const t = now();
+      big.fork("p", c);
+      const timed = now() - t;
+      big.exit(c);
+      return { timed, units: 1 };
+    });
+  }
+  return row;
+}
+
+async function schemeSection() {
+  const ops = ["PMD map+unmap", "PTE map+unmap", "PMD split", "page_mapcount", "folio/total mapcount", "fork 1 GiB PMD-mapped"];
+  const rows = [];
+  for (const s of SCHEME_NAMES) {
+    try { rows.push(await schemeRow(s)); } catch (err) { rows.push({ scheme: s, error: String(err?.message ?? err) }); }
+    console.log(`  done: scheme ${s}`);
+  }
+  const base = rows.find((r) => r.scheme === "doublemap");
+  console.log(`\nPer mapcount scheme (${KERNEL}; ns per op, median of rounds; ×: ratio to doublemap):`);
+  console.log("  PMD map+unmap: copy_huge_pmd + zap_huge_pmd of a PMD-mapped THP; PTE map+unmap: per PTE, dup_pte_batch +");
+  console.log("  zap_pte_batch of a PTE-mapped THP; PMD split: split_huge_pmd of an exclusive PMD; page_mapcount: per page,");
+  console.log("  page_mapcount_batch, THP mapped by a PMD and 512 PTEs; folio/total mapcount: one call, same THP.");
+  printTable(rows.map((r) => {
+    const out = { scheme: r.scheme };
+    for (const op of ops) {
+      out[op] = r.error ? "error" : `${fmtNs(r[op])} (×${(r[op] / base[op]).toFixed(2)})`;
+    }
+    if (r.error) out.error = r.error;
+    return out;
+  }));
+  return rows;
+}
+
 async function main() {
   const t0 = now();
+  if (ONLY === "schemes") {
+    console.log(`thpemu bench (schemes only): node ${process.version}, kernel ${KERNEL}`);
+    await schemeSection();
+    console.log(`total bench time ${((now() - t0) / 1000).toFixed(1)} s`);
+    return;
+  }
   console.log(`thpemu bench: node ${process.version}, kernel ${KERNEL}, ${MEMORY / GiB} GiB emulated memory, ` +
     `${TIME} ms per case${typeof globalThis.gc === "function" ? "" : " (no --expose-gc: gc between cases skipped)"}`);
 
@@ -437,6 +568,8 @@ async function main() {
   console.log(`  calls per fault ≤ ${TARGETS.callsPerFault}: ${steadyCalls?.toFixed(3)} steady state (1 touch()/range), ` +
     `${worstCalls?.toFixed(3)} worst mode (1 touch()/page, tables allocated) -> ` +
     `${verdict(worstCalls, worstCalls <= TARGETS.callsPerFault)}`);
+  gc();
+  await schemeSection();
   console.log(`total bench time ${((now() - t0) / 1000).toFixed(1)} s`);
 }
 

@@ -13,13 +13,15 @@ import { readFileSync } from "node:fs";
 import type { Writable } from "node:stream";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { Machine, UserError } from "./machine.js";
-import { KERNELS, type KernelName } from "./profiles.js";
+import { KERNELS, SCHEMES, type KernelName, type SchemeName } from "./profiles.js";
+import { compareSchemes, formatCompare, statsRecord } from "./scenario/compare.js";
 import { parseScenario, ScenarioError, type Op } from "./scenario/parse.js";
 import { runOps, InvariantError } from "./scenario/run.js";
 import type { ObservationRecord } from "./scenario/records.js";
 import { formatTable, formatEmptyDump, sourceBlock, trailingComments } from "./scenario/table.js";
 import { recordScenario, RecordError, conformFile, formatDifference } from "./kernel/conform.js";
 import { hostCanServe } from "./kernel/runner.js";
+import { fuzzCommand } from "./kernel/fuzz.js";
 
 export const EXIT_OK = 0;
 export const EXIT_SCENARIO = 2;
@@ -42,6 +44,10 @@ export interface RunCliOptions {
   memory: number;
   format: "jsonl" | "table";
   check: boolean;
+  /** Mapcount scheme (default: the kernel profile's). */
+  scheme?: SchemeName;
+  /** Append a `stats` record: rmap atomics and struct pages touched. */
+  stats?: boolean;
 }
 
 const DEFAULT_MEMORY = "4G";
@@ -188,7 +194,7 @@ export async function runFile(file: string, opts: RunCliOptions, io: CliIO): Pro
   // 3. the machine
   let m: Machine;
   try {
-    m = await Machine.create({ kernel: opts.kernel, memory: opts.memory });
+    m = await Machine.create({ kernel: opts.kernel, memory: opts.memory, scheme: opts.scheme });
   } catch (e) {
     if (e instanceof UserError) { err(`thpemu: ${e.message}`); return EXIT_SCENARIO; }
     throw e;
@@ -243,6 +249,12 @@ export async function runFile(file: string, opts: RunCliOptions, io: CliIO): Pro
       if (tail.length && !blank) await out.line("");
       await out.lines(tail);
     }
+    if (opts.stats && status === EXIT_OK && !out.closed) {
+      const st = statsRecord(m);
+      if (!table) await out.line(JSON.stringify(st));
+      else await out.line(`stats: scheme ${st.scheme}, ${st.atomics} atomics, ${st.pagesTouched} struct pages touched (` +
+        Object.entries(st.byOp).map(([op, c]) => `${op} ${c.calls}×: ${c.atomics}/${c.pagesTouched}`).join(", ") + ")");
+    }
   } finally {
     await out.end();
   }
@@ -282,8 +294,30 @@ export async function recordFile(file: string, io: CliIO): Promise<number> {
   }
 }
 
+/** `thpemu compare FILE`: the scenario under every mapcount scheme, observables and costs. */
+export async function compareFile(file: string, opts: { kernel: KernelName; memory: number }, io: CliIO): Promise<number> {
+  const name = file === "-" ? "<stdin>" : file;
+  let bytes: Buffer;
+  try {
+    bytes = file === "-" ? await readStdin(io.stdin ?? process.stdin) : await readFile(file);
+  } catch (e) {
+    io.stderr.write(`${name}: cannot read: ${fsReason(e)}\n`);
+    return EXIT_SCENARIO;
+  }
+  try {
+    const r = await compareSchemes(new TextDecoder("utf-8").decode(bytes), name, opts.kernel, opts.memory);
+    const out = new Sink(io.stdout);
+    await out.lines(formatCompare(r));
+    await out.end();
+    return r.runs.some((x) => x.observables === "error") ? EXIT_SCENARIO : EXIT_OK;
+  } catch (e) {
+    if (e instanceof ScenarioError || e instanceof UserError) { io.stderr.write(shorten(e.message) + "\n"); return EXIT_SCENARIO; }
+    throw e;
+  }
+}
+
 /** `thpemu conform FILE...`: kernel vs emulator, one verdict per scenario. */
-export async function conformFiles(files: string[], io: CliIO): Promise<number> {
+export async function conformFiles(files: string[], io: CliIO, scheme?: SchemeName): Promise<number> {
   const host = hostCanServe();
   if (!host.ok) {
     io.stderr.write(`thpemu: this host cannot run scenarios on its kernel: ${host.reason}\n`);
@@ -293,7 +327,7 @@ export async function conformFiles(files: string[], io: CliIO): Promise<number> 
   let passed = 0, failed = 0, skipped = 0;
   let status = EXIT_OK;
   for (const f of files) {
-    const r = await conformFile(f);
+    const r = await conformFile(f, scheme);
     if (r.status === "match") { passed++; await out.line(`${f}: match`); }
     else if (r.status === "unsupported") { skipped++; await out.line(`${f}: cannot be checked on this kernel (${r.reason})`); }
     else if (r.status === "mismatch") {
@@ -311,6 +345,15 @@ export async function conformFiles(files: string[], io: CliIO): Promise<number> 
   await out.end();
   if (failed) status = EXIT_MISMATCH;
   return status;
+}
+
+/** `--runs`, `--ops`, `--seed`: a non-negative integer (seeds: below 2^32). */
+function positiveInt(v: string, what: string, zeroOk = false): number {
+  const n = /^[0-9]+$/.test(v.trim()) ? Number(v.trim()) : NaN;
+  if (!Number.isSafeInteger(n) || (!zeroOk && n < 1) || (zeroOk && n >= 2 ** 32)) {
+    throw new InvalidArgumentError(zeroOk ? `${what} wants an integer 0 … 4294967295.` : `${what} wants a positive integer.`);
+  }
+  return n;
 }
 
 function buildProgram(io: CliIO, result: { status: number }): Command {
@@ -340,6 +383,8 @@ Example: thpemu run examples/seed-doublemap.scn --kernel linux-4.5 --format tabl
     .addOption(new Option("--format <format>", "jsonl: one JSON record per line; table: for a person")
       .choices(["jsonl", "table"]).default("jsonl"))
     .option("--check", "run the invariant checker after every operation", false)
+    .addOption(new Option("--scheme <name>", "mapcount scheme (default: the kernel's: linux-4.5 doublemap, linux-6.18 large)").choices(SCHEMES))
+    .option("--stats", "append a stats record: rmap atomics and struct pages touched per entry point", false)
     .action(async (file: string, o: RunCliOptions) => {
       result.status = await runFile(file, o, io);
     });
@@ -356,8 +401,31 @@ Example: thpemu run examples/seed-doublemap.scn --kernel linux-4.5 --format tabl
     .command("conform")
     .description("run scenarios on the kernel and on the emulator (linux-6.18) and compare their observations")
     .argument("<files...>", "the scenarios")
-    .action(async (files: string[]) => {
-      result.status = await conformFiles(files, io);
+    .addOption(new Option("--scheme <name>", "the emulator's mapcount scheme (nopagemapcount: the kernel's counts averaged per folio)").choices(SCHEMES))
+    .action(async (files: string[], o: { scheme?: SchemeName }) => {
+      result.status = await conformFiles(files, io, o.scheme);
+    });
+
+  program
+    .command("compare")
+    .description("run a scenario under every mapcount scheme: observables (vs naive) and rmap costs per entry point")
+    .argument("<file>", "the scenario ('-' reads standard input)")
+    .addOption(new Option("--kernel <name>", "kernel profile").choices(KERNELS).default("linux-6.18"))
+    .addOption(new Option("--memory <size>", "emulated physical memory").default(parseMemorySize(DEFAULT_MEMORY), DEFAULT_MEMORY).argParser(parseMemorySize))
+    .action(async (file: string, o: { kernel: KernelName; memory: number }) => {
+      result.status = await compareFile(file, o, io);
+    });
+
+  program
+    .command("fuzz")
+    .description("differential fuzzing: random scenarios on this machine's kernel and on the emulator (linux-6.18); mismatches are minimized into DIR")
+    .option("--runs <n>", "number of random scenarios", (v) => positiveInt(v, "--runs"), 100)
+    .option("--seed <s>", "seed (32-bit unsigned; default: random)", (v) => positiveInt(v, "--seed", true))
+    .option("--ops <k>", "operations per scenario (after a 3-line prologue)", (v) => positiveInt(v, "--ops"), 20)
+    .option("--out <dir>", "where minimized failing scenarios are written", "fuzz-failures")
+    .action(async (o: { runs: number; seed?: number; ops: number; out: string }) => {
+      const seed = o.seed ?? (Math.floor(Math.random() * 2 ** 32) >>> 0);
+      result.status = await fuzzCommand({ runs: o.runs, seed, ops: o.ops, outDir: o.out }, io);
     });
   return program;
 }

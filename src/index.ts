@@ -9,3 +9,7 @@ export type { ObservationRecord, PageRecord, RegionRecord, InspectRecord } from 
 export { PROFILES, KERNELS } from "./profiles.js";
 export type { KernelName, Profile } from "./profiles.js";
 export { decodeEntry, entryHex } from "./pgtable/x86_64.js";
+export { SCHEMES } from "./profiles.js";
+export type { SchemeName } from "./profiles.js";
+export { compareSchemes, formatCompare, averagedRecords } from "./scenario/compare.js";
+export type { CompareResult, SchemeRun } from "./scenario/compare.js";

@@ -4,7 +4,7 @@
 // throws a UserError without changing anything; an operation that runs out of
 // emulated memory half-way is rolled back from a snapshot.
 import { Core, BadPageError } from "./core/frames.js";
-import { PROFILES, type KernelName, type Profile } from "./profiles.js";
+import { PROFILES, SCHEMES, type KernelName, type Profile, type SchemeName } from "./profiles.js";
 import { PageTables } from "./pgtable/walk.js";
 import { PAGE_SIZE, PMD_SIZE, TASK_SIZE, _PAGE_PSE, _PAGE_SPECIAL, _PAGE_PRESENT, _PAGE_PROTNONE, entryPfn } from "./pgtable/x86_64.js";
 import type { Kernel, Mm, Process, Region, Vma } from "./mm/types.js";
@@ -30,6 +30,12 @@ export interface MachineOptions {
   memory?: number;
   /** Use the debug build of the core (assertions on). */
   debugCore?: boolean;
+  /**
+   * Mapcount scheme (docs/schemes.md): naive, doublemap (Linux 4.5), subpages
+   * (6.2), large (6.11+), nopagemapcount (6.15+ CONFIG_NO_PAGE_MAPCOUNT).
+   * Default: the profile's (linux-4.5: doublemap, linux-6.18: large).
+   */
+  scheme?: SchemeName;
 }
 
 export const DEFAULT_MEMORY = 4 * 1024 ** 3;
@@ -69,14 +75,18 @@ export class Machine {
       throw new UserError(`memory size must be a multiple of 4 KiB and at least 16 MiB`);
     }
     if (bytes > 128 * 1024 ** 3) throw new UserError(`memory size above 128 GiB is not supported`);
+    const scheme = opts.scheme ?? profile.scheme;
+    if (!SCHEMES.includes(scheme)) throw new UserError(`unknown mapcount scheme '${scheme}' (${SCHEMES.join(", ")})`);
     const core = await Core.create(bytes / PAGE_SIZE, {
-      mmId: profile.mmId, anonExclusive: profile.anonExclusive, queueFullyUnmapped: profile.queueFullyUnmapped,
+      mmId: profile.mmId, anonExclusive: profile.anonExclusive, queueFullyUnmapped: profile.queueFullyUnmapped, scheme,
     }, opts.debugCore);
     return new Machine(core, profile, bytes);
   }
 
   /** The WebAssembly core (raw fields, vmstat, free pages). */
   get core(): Core { return this.k.core; }
+  /** The mapcount scheme this machine counts with. */
+  get scheme(): SchemeName { return this.k.core.scheme; }
 
   // ---- lookups ----------------------------------------------------------------
   private live(name: string): Process {
@@ -358,31 +368,51 @@ export class Machine {
     return out;
   }
 
-  /** `inspect P R OFF`: the raw struct page fields (Linux 4.5 names) of the page mapped there. */
+  /**
+   * `inspect P R OFF`: the raw struct page fields of the page mapped there,
+   * under the kernel names of the machine's mapcount scheme (doublemap:
+   * compound_mapcount, PG_double_map; naive: compound_mapcount; subpages:
+   * compound_mapcount, subpages_mapcount; large: _entire_mapcount,
+   * _nr_pages_mapped, _large_mapcount; nopagemapcount: _entire_mapcount,
+   * _large_mapcount, MM-owner slots), plus page_mapcount and
+   * total_mapcount/folio_mapcount as that kernel computes them.
+   */
   inspect(proc: string, region: string, off: number): InspectRecord {
     const p = this.live(proc);
     const { start } = this.range(p, region, off, PAGE_SIZE);
     const pfn = this.pfnAt(p.mm, start);
     if (pfn < 0) throw new UserError(`no page is mapped at ${proc} ${region} offset ${hex(off)}`);
     const core = this.k.core;
+    const scheme = core.scheme;
     const head = core.headPfn(pfn);
     const order = core.folioOrder(head);
     const compound = order > 0;
+    const thp = compound && head !== core.hugeZeroPfn;
+    const t = head + 1;
+    const C = compound ? core.field(t, core.off.PAGE_COMPOUND_MAPCOUNT) : null;
+    const old = scheme === "doublemap" || scheme === "naive" || scheme === "subpages";
     const rec: InspectRecord = {
       type: "inspect", proc, region, page: off / PAGE_SIZE, pfn, head_pfn: head, order,
       _refcount: core.refcount(head),
       _mapcount: core.mapcountRaw(pfn),
-      compound_mapcount: compound ? core.field(head + 1, core.off.PAGE_COMPOUND_MAPCOUNT) : null,
-      PG_double_map: compound ? core.testFlag(head + 1, core.PG.double_map) : null,
+      compound_mapcount: old ? C : null,
+      PG_double_map: scheme === "doublemap" && compound ? core.testFlag(t, core.PG.double_map) : null,
       page_mapcount: core.e.page_mapcount(pfn),
       total_mapcount: core.e.total_mapcount(pfn),
       folio: pfn === core.zeroPfn ? "zero" : head === core.hugeZeroPfn ? "hzero" : null,
       PG_head: core.testFlag(pfn, core.PG.head),
-      deferred_split_queued: compound && head !== core.hugeZeroPfn ? core.e.thp_is_queued(head) !== 0 : null,
+      deferred_split_queued: thp ? core.e.thp_is_queued(head) !== 0 : null,
+      scheme,
     };
+    if (scheme === "subpages") rec.subpages_mapcount = compound ? core.field(t, core.off.PAGE_SUBPAGES_MAPCOUNT) : null;
+    if (scheme === "large" || scheme === "nopagemapcount") {
+      rec._entire_mapcount = C;
+      if (scheme === "large") rec._nr_pages_mapped = compound ? core.field(t, core.off.PAGE_NR_PAGES_MAPPED) : null;
+      rec._large_mapcount = thp ? core.field(t, core.off.PAGE_LARGE_MAPCOUNT) : null;
+      rec.folio_mapcount = rec.total_mapcount;
+    }
     if (this.profile.anonExclusive) rec.PG_anon_exclusive = core.testFlag(pfn, core.PG.anon_exclusive);
-    if (this.profile.mmId && compound && head !== core.hugeZeroPfn) {
-      const t = head + 1;
+    if (this.profile.mmId && thp) {
       rec._large_mapcount = core.field(t, core.off.PAGE_LARGE_MAPCOUNT);
       const id0 = core.field(t, core.off.PAGE_MM_ID0) >>> 0, id1 = core.field(t, core.off.PAGE_MM_ID1) >>> 0;
       rec._mm_id = [id0 & 0x7fffffff, id1 & 0x7fffffff];
@@ -407,7 +437,14 @@ export class Machine {
   }
 
   /** Run the invariant checker: a list of violations (empty when consistent). */
-  check(): string[] { return checkInvariants(this); }
+  check(): string[] {
+    // the checker's own page_mapcount/total_mapcount calls are not the scenario's costs
+    const saved = this.k.core.saveCosts();
+    try { return checkInvariants(this); } finally { this.k.core.restoreCosts(saved); }
+  }
+
+  /** The rmap cost counters (calls, atomics, struct pages touched) per entry point since creation or resetCosts(). */
+  costs() { return this.k.core.costs(); }
 
   /** The live processes (for viewers). */
   liveProcesses(): Process[] { return [...this.procs.values()].filter((p) => p.alive); }

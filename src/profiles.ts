@@ -4,6 +4,10 @@
 export type KernelName = "linux-6.18" | "linux-4.5";
 export const KERNELS: KernelName[] = ["linux-6.18", "linux-4.5"];
 
+/** Mapcount schemes (assembly/rmap/*.ts); docs/schemes.md. */
+export type SchemeName = "naive" | "doublemap" | "subpages" | "large" | "nopagemapcount";
+export const SCHEMES: SchemeName[] = ["naive", "doublemap", "subpages", "large", "nopagemapcount"];
+
 export interface Profile {
   name: KernelName;
   /** Write to a shared PMD-mapped THP: split the writer's PMD and copy one 4 KiB page (5.8+), or copy the whole 2 MiB (4.5). */
@@ -29,8 +33,8 @@ export interface Profile {
    * compares flags, this decides which pieces merge back.
    */
   unaccountUnfaulted: boolean;
-  /** Default mapcount scheme of this kernel. */
-  scheme: "doublemap";
+  /** Default mapcount scheme of this kernel (doublemap: Linux 4.5; large: 6.11+ with per-page mapcounts). */
+  scheme: SchemeName;
 }
 
 export const PROFILES: Record<KernelName, Profile> = {
@@ -44,7 +48,7 @@ export const PROFILES: Record<KernelName, Profile> = {
     queueFullyUnmapped: false,
     splitRemapsZeroPages: true,
     unaccountUnfaulted: true,
-    scheme: "doublemap",
+    scheme: "large",
   },
   "linux-4.5": {
     name: "linux-4.5",

@@ -234,7 +234,7 @@ describe("linux-6.18: fork, COW and exit", () => {
     const pfn = m.inspect("p", "A", 0).pfn;
     runOn(m, "touch p A 4K 4K");
     expect(m.inspect("p", "A", 0).pfn).toBe(pfn);
-    expect(m.inspect("p", "A", 4096).compound_mapcount).toBe(0);
+    expect(m.inspect("p", "A", 4096)._entire_mapcount).toBe(0);
   });
 
   it("a PTE-mapped THP page is reused when only this process maps the folio, copied when another maps any page", async () => {
@@ -637,7 +637,7 @@ describe("linux-6.18: MADV_COLLAPSE", () => {
     runOn(m, "madvise p A 0 2M collapse\nmadvise q A 0 2M collapse");
     expect(m.inspect("p", "A", 0).pfn).toBe(pfn);
     expect(m.inspect("q", "A", 0).pfn).toBe(pfn);
-    expect(m.inspect("q", "A", 0).compound_mapcount).toBe(1);
+    expect(m.inspect("q", "A", 0)._entire_mapcount).toBe(1);
   });
 
   it("re-collapses a PTE-mapped THP with a hole: the old THP is freed", async () => {

@@ -4,7 +4,8 @@
 import { describe, it, expect, beforeAll } from "vitest";
 import type { Machine } from "../src/machine.js";
 import { _PAGE_RW, PMD_SIZE } from "../src/pgtable/x86_64.js";
-import { machine, runOn, M, PAGE } from "./helpers.js";
+import { Machine as MachineClass } from "../src/machine.js";
+import { runOn, M, PAGE } from "./helpers.js";
 
 // P: a THP shared with Q by PMD (buf), a DoubleMap'ed THP (dm: Q's PMD split),
 // a partially unmapped THP (part, queued), order-0 pages shared by fork
@@ -28,7 +29,8 @@ mprotect Q dm 0 4K r
 
 let m: Machine;
 beforeAll(async () => {
-  m = await machine("linux-6.18", 64 * M);
+  // the DoubleMap scheme (its corruptions are tested here; test/schemes.test.ts covers the others)
+  m = await MachineClass.create({ kernel: "linux-6.18", memory: 64 * M, scheme: "doublemap" });
   runOn(m, STATE);
 });
 

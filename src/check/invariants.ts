@@ -100,6 +100,9 @@ export function checkInvariants(m: Machine): string[] {
   for (const pfn of pteMaps.keys()) heads.add(core.headPfn(pfn));
   for (const h of pmdMaps.keys()) heads.add(h);
   const C_OFF = core.off.PAGE_COMPOUND_MAPCOUNT;
+  const scheme = core.scheme;
+  const MAPPED_FLAG = 0x800000; // COMPOUND_MAPPED (6.2) = ENTIRELY_MAPPED (6.8+)
+  const keepsLarge = m.profile.mmId || scheme === "large" || scheme === "nopagemapcount";
   for (const head of heads) {
     const order = core.folioOrder(head);
     const n = 1 << order;
@@ -112,30 +115,50 @@ export function checkInvariants(m: Machine): string[] {
       if (core.e.page_mapcount(head) !== e) say(`pfn ${head}: page_mapcount ${core.e.page_mapcount(head)}, expected ${e}`);
       continue;
     }
+    // compound_mapcount (doublemap, naive, subpages) = _entire_mapcount (large, nopagemapcount): one H[1] word
     const C = core.field(head + 1, C_OFF);
-    const DM = core.testFlag(head + 1, core.PG.double_map) ? 1 : 0;
-    if (C + 1 !== pmd) say(`THP ${head}: compound_mapcount ${C + 1} but ${pmd} PMD mappings`);
+    const DM = scheme === "doublemap" && core.testFlag(head + 1, core.PG.double_map) ? 1 : 0;
+    const cname = scheme === "large" || scheme === "nopagemapcount" ? "_entire_mapcount" : "compound_mapcount";
+    if (C + 1 !== pmd) say(`THP ${head}: ${cname} ${C + 1} but ${pmd} PMD mappings`);
+    if (scheme !== "doublemap" && core.testFlag(head + 1, core.PG.double_map)) say(`THP ${head}: PG_double_map set under the ${scheme} scheme`);
     if (DM && C < 0) say(`THP ${head}: PG_double_map set without a PMD mapping`);
-    let anyPte = false, mapped = 0, unmapped = 0;
+    let anyPte = false, mapped = 0, unmapped = 0, ptePages = 0;
     for (let i = 0; i < n; i++) {
       const e = pteMaps.get(head + i) ?? 0;
       ptes += e;
-      if (e) anyPte = true;
+      if (e) { anyPte = true; ptePages++; }
       if (e + pmd > 0) mapped++; else unmapped++;
-      const M = core.mapcountRaw(head + i);
-      if (M + 1 !== e + DM) { say(`THP ${head}[${i}]: _mapcount ${M}, expected ${e + DM - 1} (PTEs ${e}, DoubleMap ${DM})`); break; }
-      const pm = core.e.page_mapcount(head + i);
-      if (pm !== e + pmd) { say(`THP ${head}[${i}]: page_mapcount ${pm}, expected ${e + pmd}`); break; }
     }
-    if (anyPte && pmd > 0 && !DM) say(`THP ${head}: mapped by PMD and PTEs without PG_double_map`);
+    for (let i = 0; i < n; i++) {
+      const e = pteMaps.get(head + i) ?? 0;
+      const M = core.mapcountRaw(head + i);
+      // the raw per-page field each scheme keeps
+      const want = scheme === "doublemap" ? e + DM - 1 : scheme === "naive" ? e + pmd - 1 : scheme === "nopagemapcount" ? -1 : e - 1;
+      if (M !== want) { say(`THP ${head}[${i}]: _mapcount ${M}, expected ${want} (${scheme}: PTEs ${e}, PMDs ${pmd}${scheme === "doublemap" ? `, DoubleMap ${DM}` : ""})`); break; }
+      const pm = core.e.page_mapcount(head + i);
+      const wantPm = scheme === "nopagemapcount" ? averageMapcount(pmd, pmd + ptes, n) : e + pmd;
+      if (pm !== wantPm) { say(`THP ${head}[${i}]: page_mapcount ${pm}, expected ${wantPm}`); break; }
+    }
+    if (scheme === "doublemap" && anyPte && pmd > 0 && !DM) say(`THP ${head}: mapped by PMD and PTEs without PG_double_map`);
+    const S = core.field(head + 1, core.off.PAGE_SUBPAGES_MAPCOUNT); // = _nr_pages_mapped
+    if (scheme === "subpages" || scheme === "large") {
+      const want = ptePages + (pmd > 0 ? MAPPED_FLAG : 0);
+      const name = scheme === "subpages" ? "subpages_mapcount" : "_nr_pages_mapped";
+      if (S !== want) say(`THP ${head}: ${name} 0x${S.toString(16)}, expected 0x${want.toString(16)} (${ptePages} PTE-mapped pages, ${pmd} PMDs)`);
+    } else if (scheme === "nopagemapcount" && S !== 0) say(`THP ${head}: _nr_pages_mapped ${S} is used under NO_PAGE_MAPCOUNT`);
     const tm = core.e.total_mapcount(head);
     if (tm !== pmd + ptes) say(`THP ${head}: total_mapcount ${tm}, expected ${pmd + ptes}`);
     if (core.refcount(head) !== pmd + ptes) say(`THP ${head}: _refcount ${core.refcount(head)}, expected ${pmd + ptes} (maps, no pins)`);
     for (let i = 1; i < n; i++) if (core.refcount(head + i) !== 0) { say(`THP ${head}: tail ${i} has _refcount ${core.refcount(head + i)}`); break; }
     const queued = core.e.thp_is_queued(head) !== 0;
-    const partial = pmd === 0 && mapped > 0 && unmapped > 0;
-    if (partial && !queued) say(`THP ${head}: partially mapped but not on the deferred split queue`);
-    if (m.profile.mmId) {
+    if (scheme === "nopagemapcount") {
+      // approximate detection: no PMD map and fewer mappings than pages
+      if (pmd === 0 && pmd + ptes > 0 && pmd + ptes < n && !queued) say(`THP ${head}: ${pmd + ptes} mappings of ${n} pages, no PMD, but not on the deferred split queue`);
+    } else {
+      const partial = pmd === 0 && mapped > 0 && unmapped > 0;
+      if (partial && !queued) say(`THP ${head}: partially mapped but not on the deferred split queue`);
+    }
+    if (keepsLarge) {
       const lm = core.field(head + 1, core.off.PAGE_LARGE_MAPCOUNT) + 1;
       if (lm !== pmd + ptes) say(`THP ${head}: _large_mapcount ${lm}, expected ${pmd + ptes}`);
     }
@@ -182,4 +205,16 @@ export function checkInvariants(m: Machine): string[] {
   const bp = core.u32[core.G.BAD_PAGES >>> 2];
   if (bp) say(`bad_page() reported ${bp} time(s)`);
   return bad;
+}
+
+/**
+ * /proc/kpagecount of a large folio without per-page mapcounts
+ * (folio_average_page_mapcount, L6.18): entire + round((large − entire) / nr_pages),
+ * at least 1 while mapped.
+ */
+export function averageMapcount(entire: number, large: number, nrPages: number): number {
+  if (large <= 0) return 0;
+  if (large <= entire) return entire;
+  const avg = Math.floor((large - entire + nrPages / 2) / nrPages) + entire;
+  return Math.max(avg, 1);
 }

@@ -2,6 +2,7 @@
 // at start-up, the entry points, and typed-array views over linear memory
 // that are revalidated whenever memory.grow has replaced the buffer.
 import { instantiateCore } from "./loader.js";
+import type { SchemeName } from "../profiles.js";
 
 /** The raw exports of the AssemblyScript core (see assembly/index.ts). */
 export interface CoreExports {
@@ -30,7 +31,19 @@ export interface CoreProfile {
   mmId: boolean;
   anonExclusive: boolean;
   queueFullyUnmapped: boolean;
+  /** The mapcount scheme (default doublemap). */
+  scheme?: SchemeName;
 }
+
+/** SCHEME_* export names of the core, by scheme. */
+const SCHEME_EXPORT: Record<SchemeName, string> = {
+  naive: "SCHEME_NAIVE", doublemap: "SCHEME_DOUBLEMAP", subpages: "SCHEME_SUBPAGES",
+  large: "SCHEME_LARGE", nopagemapcount: "SCHEME_NOPAGEMAPCOUNT",
+};
+/** The rmap entry points with cost counters (COST_* indices). */
+export const COST_OPS = ["add_new", "dup", "remove", "split_pmd", "page_mapcount", "folio_mapcount"] as const;
+export type CostOp = (typeof COST_OPS)[number];
+export interface OpCost { calls: number; atomics: number; pagesTouched: number }
 
 function g(e: CoreExports, name: string): number {
   const v = e[name];
@@ -41,6 +54,8 @@ function g(e: CoreExports, name: string): number {
 export class Core {
   readonly e: CoreExports;
   readonly frames: number;
+  /** The mapcount scheme the core runs. */
+  readonly scheme: SchemeName;
   // memory map
   readonly MEM_MAP_BASE: number;
   readonly SCRATCH_BASE: number;
@@ -58,9 +73,10 @@ export class Core {
   private _u32: Uint32Array | undefined;
   private _i32: Int32Array | undefined;
 
-  private constructor(e: CoreExports, frames: number) {
+  private constructor(e: CoreExports, frames: number, scheme: SchemeName) {
     this.e = e;
     this.frames = frames;
+    this.scheme = scheme;
     this.MEM_MAP_BASE = g(e, "MEM_MAP_BASE");
     this.SCRATCH_BASE = g(e, "SCRATCH_BASE");
     this.SCRATCH_SLOTS = g(e, "SCRATCH_SLOTS");
@@ -85,9 +101,11 @@ export class Core {
     const bits = (profile.mmId ? g(e, "PROFILE_MM_ID") : 0)
       | (profile.anonExclusive ? g(e, "PROFILE_ANON_EXCLUSIVE") : 0)
       | (profile.queueFullyUnmapped ? g(e, "PROFILE_QUEUE_FULLY_UNMAPPED") : 0);
-    const rc = e.init(frames, bits);
+    const scheme = profile.scheme ?? "doublemap";
+    if (!(scheme in SCHEME_EXPORT)) throw new Error(`thpemu: unknown mapcount scheme '${scheme}'`);
+    const rc = e.init(frames, bits, g(e, SCHEME_EXPORT[scheme]));
     if (rc !== 0) throw new Error(`thpemu: cannot build a memory map of ${frames} frames (WebAssembly memory limit)`);
-    return new Core(e, frames);
+    return new Core(e, frames, scheme);
   }
 
   private refresh(): void {
@@ -143,6 +161,30 @@ export class Core {
 
   /** The scratch batch buffer as a u32 index into `u32`. */
   get scratchIndex(): number { return this.SCRATCH_BASE >>> 2; }
+
+  /** The scheme keeps no per-page mapcount for large folios: a split needs the host's per-subpage PTE counts. */
+  get needsSplitCounts(): boolean { return this.scheme === "nopagemapcount"; }
+  /** Tell the next split_huge_page that scratch[0..511] holds each subpage's PTE mappings. */
+  setSplitCounts(): void { this.u32[this.G.SPLIT_COUNTS >>> 2] = 1; }
+
+  /** The rmap cost counters, per entry point. */
+  costs(): Record<CostOp, OpCost> {
+    const base = this.G.COSTS >>> 2;
+    const stride = g(this.e, "COST_STRIDE") >>> 2;
+    const u32 = this.u32;
+    const out = {} as Record<CostOp, OpCost>;
+    COST_OPS.forEach((op, i) => {
+      out[op] = { calls: u32[base + i * stride], atomics: u32[base + i * stride + 1], pagesTouched: u32[base + i * stride + 2] };
+    });
+    return out;
+  }
+  /** Copy of the raw cost counters (to undo the checker's own calls). */
+  saveCosts(): Uint32Array {
+    const base = this.G.COSTS >>> 2;
+    return this.u32.slice(base, base + COST_OPS.length * 3);
+  }
+  restoreCosts(saved: Uint32Array): void { this.u32.set(saved, this.G.COSTS >>> 2); }
+  resetCosts(): void { this.e.cost_reset(); }
 
   /** Throw if the core reported a bad page (the emulator's state is corrupt). */
   checkBadPage(): void {

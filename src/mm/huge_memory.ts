@@ -7,6 +7,7 @@ import {
   PMD_SIZE, _PAGE_PSE, _PAGE_SPECIAL, _PAGE_RW, _PAGE_DIRTY, _PAGE_PRESENT, entryPfn, mkLo, mkHi, _PAGE_NX_HI,
 } from "../pgtable/x86_64.js";
 import { forEachPmd } from "./vma.js";
+import { subpageMapcounts } from "../core/split_counts.js";
 
 /**
  * __split_huge_pmd_locked (non-freeze): the deposited page table is
@@ -68,6 +69,7 @@ export function splitFolio(k: Kernel, procs: Iterable<Process>, head: number): v
     // every subpage was zero-filled: the THP went with its last mapping
     if (k.core.refcount(head) === 0 || !k.core.testFlag(head, k.core.PG.head)) return;
   }
+  if (k.core.needsSplitCounts) subpageMapcounts(k, live, head, blk); // no per-page mapcounts: freeze_page's walk
   const rc = k.core.e.split_huge_page(head);
   if (rc < 0) throw new Error(`BUG: split_huge_page refused a THP with no extra pins (pfn ${head})`);
 }
@@ -130,7 +132,7 @@ export function thpsMappedIn(k: Kernel, mm: Mm, start: number, end: number): num
 /** drop_caches=2 runs every shrinker: deferred split, then the huge zero page. */
 export function shrinkAll(k: Kernel, procs: Iterable<Process>): { split: number; hugeZeroFreed: boolean } {
   let split: number;
-  if (k.profile.splitRemapsZeroPages) {
+  if (k.profile.splitRemapsZeroPages || k.core.needsSplitCounts) {
     // deferred_split_scan, with the zero-page remap of each split
     const core = k.core;
     const n = core.e.deferred_split_list();

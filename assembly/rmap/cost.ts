@@ -1,0 +1,47 @@
+// Cost accounting of the rmap entry points, for comparing mapcount schemes:
+// per entry point (COST_* index) the number of calls, of atomic
+// read-modify-write operations on struct page counters (atomic inc/dec/add,
+// test-and-set/clear bit: what the kernel does with a LOCK prefix), and of
+// distinct struct pages touched (read or written). Distinct pages are found
+// with a generation stamp per frame (G_STAMPS_BASE, u32 per frame after
+// mem_map): each call takes a new generation; a page whose stamp differs is
+// counted once and stamped. Counters live in G_COSTS (exported offsets).
+import { G_COSTS, COST_STRIDE, COST_CALLS, COST_ATOMICS, COST_PAGES, COST_NR_OPS, G_STAMPS_BASE, G_NR_FRAMES, MEM_MAP_BASE, STRUCT_PAGE_SHIFT } from "../layout";
+
+let cur: u32 = G_COSTS; // the counters of the entry point running now
+let gen: u32 = 0;
+
+/** Enter an rmap entry point; returns the previous counters (for cost_end). */
+@inline export function cost_begin(op: u32): u32 {
+  const prev = cur;
+  cur = G_COSTS + op * COST_STRIDE;
+  store<u32>(cur + COST_CALLS, load<u32>(cur + COST_CALLS) + 1);
+  gen++;
+  if (gen == 0) { // wrapped: forget every stamp
+    memory.fill(load<u32>(G_STAMPS_BASE), 0, load<u32>(G_NR_FRAMES) << 2);
+    gen = 1;
+  }
+  return prev;
+}
+@inline export function cost_end(prev: u32): void { cur = prev; }
+
+/** `n` atomic RMW operations on struct page counters. */
+@inline export function atomic_ops(n: u32): void {
+  store<u32>(cur + COST_ATOMICS, load<u32>(cur + COST_ATOMICS) + n);
+}
+/** The struct page at `page` was read or written. */
+@inline export function touch(page: u32): void {
+  const s = load<u32>(G_STAMPS_BASE) + (((page - MEM_MAP_BASE) >> STRUCT_PAGE_SHIFT) << 2);
+  if (load<u32>(s) != gen) {
+    store<u32>(s, gen);
+    store<u32>(cur + COST_PAGES, load<u32>(cur + COST_PAGES) + 1);
+  }
+}
+/** `n` consecutive struct pages from `page` were touched (a loop over subpages). */
+@inline export function touch_range(page: u32, n: u32): void {
+  for (let i: u32 = 0; i < n; i++) touch(page + (i << STRUCT_PAGE_SHIFT));
+}
+
+export function cost_reset(): void {
+  memory.fill(G_COSTS, 0, COST_NR_OPS * COST_STRIDE);
+}

@@ -1,0 +1,112 @@
+// Linux 6.15+ with CONFIG_NO_PAGE_MAPCOUNT: large folios keep no per-page
+// mapcount at all (every subpage _mapcount stays -1, _nr_pages_mapped
+// unused); H[1] holds _entire_mapcount (PMD maps, -1 based) and
+// _large_mapcount (all PTE and PMD maps, -1 based, updated together with the
+// MM-owner slots by the rmap layer before these functions run). Small folios
+// keep _mapcount. The per-page view (kpagecount) is the folio average:
+// entire + round((large - entire) / nr_pages), at least 1 if mapped.
+// Partially-mapped detection is approximate: a PTE unmap queues the folio
+// when 0 < mapcount < nr_pages with no PMD map; a PMD unmap, when it was the
+// last PMD and 0 < mapcount < nr_pages remain.
+import {
+  STRUCT_PAGE_SIZE, HPAGE_PMD_NR, HPAGE_PMD_ORDER, PAGE_MAPCOUNT, PAGE_LARGE_MAPCOUNT,
+  VM_NR_ANON_PAGES, VM_NR_ANON_THPS,
+} from "../layout";
+import { compound_head, compound_mapcount_ptr, PageCompound, PageHead, count_vm_event } from "../page";
+import { atomic_ops, touch } from "./cost";
+
+/** folio_large_mapcount (the rmap layer already applied this call's change). */
+@inline function large(head: u32): i32 { return load<i32>(head + STRUCT_PAGE_SIZE + PAGE_LARGE_MAPCOUNT) + 1; }
+
+export function nopagemapcount_add_new_anon_rmap(page: u32, compound: bool): void {
+  if (compound) {
+    touch(page + STRUCT_PAGE_SIZE);
+    store<i32>(compound_mapcount_ptr(page), 0);
+    count_vm_event(VM_NR_ANON_THPS);
+    count_vm_event(VM_NR_ANON_PAGES, HPAGE_PMD_NR);
+  } else {
+    touch(page);
+    store<i32>(page + PAGE_MAPCOUNT, 0);
+    count_vm_event(VM_NR_ANON_PAGES);
+  }
+}
+
+export function nopagemapcount_add_anon_rmap(page: u32, compound: bool): void {
+  if (compound) {
+    touch(page + STRUCT_PAGE_SIZE);
+    atomic_ops(1);
+    const p = compound_mapcount_ptr(page);
+    const c = load<i32>(p) + 1;
+    store<i32>(p, c);
+    if (c == 0) count_vm_event(VM_NR_ANON_THPS);
+    if (large(page) == 1) count_vm_event(VM_NR_ANON_PAGES, HPAGE_PMD_NR);
+  } else if (PageCompound(page)) {
+    const head = compound_head(page);
+    touch(head + STRUCT_PAGE_SIZE);
+    if (large(head) == 1) count_vm_event(VM_NR_ANON_PAGES, HPAGE_PMD_NR); // the whole folio counts as mapped
+  } else {
+    touch(page);
+    atomic_ops(1);
+    const v = load<i32>(page + PAGE_MAPCOUNT) + 1;
+    store<i32>(page + PAGE_MAPCOUNT, v);
+    if (v == 0) count_vm_event(VM_NR_ANON_PAGES);
+  }
+}
+
+/** Returns 1 when the folio looks partially mapped (deferred_split_folio). */
+export function nopagemapcount_remove_rmap(page: u32, compound: bool): i32 {
+  if (compound) {
+    touch(page + STRUCT_PAGE_SIZE);
+    atomic_ops(1);
+    const p = compound_mapcount_ptr(page);
+    const c = load<i32>(p) - 1;
+    store<i32>(p, c);
+    if (c < 0) count_vm_event(VM_NR_ANON_THPS, -1);
+    const n = large(page);
+    if (n == 0) { count_vm_event(VM_NR_ANON_PAGES, -i32(HPAGE_PMD_NR)); return 0; }
+    return c < 0 && n < i32(HPAGE_PMD_NR) ? 1 : 0;
+  }
+  if (!PageCompound(page)) {
+    touch(page);
+    atomic_ops(1);
+    const v = load<i32>(page + PAGE_MAPCOUNT) - 1;
+    store<i32>(page + PAGE_MAPCOUNT, v);
+    if (v < 0) count_vm_event(VM_NR_ANON_PAGES, -1);
+    return 0;
+  }
+  const head = compound_head(page);
+  touch(head + STRUCT_PAGE_SIZE);
+  const n = large(head);
+  if (n == 0) { count_vm_event(VM_NR_ANON_PAGES, -i32(HPAGE_PMD_NR)); return 0; }
+  return n < i32(HPAGE_PMD_NR) && load<i32>(compound_mapcount_ptr(head)) < 0 ? 1 : 0;
+}
+
+/** folio_add_anon_rmap_ptes(512) + folio_remove_rmap_pmd: only the entire mapcount moves. */
+export function nopagemapcount_split_pmd(head: u32): void {
+  touch(head + STRUCT_PAGE_SIZE);
+  atomic_ops(1);
+  const p = compound_mapcount_ptr(head);
+  const c = load<i32>(p) - 1;
+  store<i32>(p, c);
+  if (c < 0) count_vm_event(VM_NR_ANON_THPS, -1);
+}
+
+/** kpagecount with NO_PAGE_MAPCOUNT: folio_average_page_mapcount, at least 1 while mapped. */
+export function nopagemapcount_page_mapcount(page: u32): i32 {
+  touch(page);
+  if (!PageCompound(page)) return load<i32>(page + PAGE_MAPCOUNT) + 1;
+  const head = compound_head(page);
+  touch(head + STRUCT_PAGE_SIZE);
+  const mapcount = large(head);
+  if (mapcount <= 0) return 0;
+  const entire = load<i32>(compound_mapcount_ptr(head)) + 1;
+  if (mapcount <= entire) return entire;
+  const avg = i32((u32(mapcount - entire) + (HPAGE_PMD_NR >> 1)) >> HPAGE_PMD_ORDER) + entire;
+  return avg > 0 ? avg : 1;
+}
+
+export function nopagemapcount_total_mapcount(page: u32): i32 {
+  if (!PageHead(page)) { touch(page); return load<i32>(page + PAGE_MAPCOUNT) + 1; }
+  touch(page + STRUCT_PAGE_SIZE);
+  return large(page);
+}
