@@ -112,14 +112,25 @@ function formatValue(v: unknown): string {
   return String(v);
 }
 
-/** What a few raw fields mean, shown beside their value. */
+/** What a few raw fields mean, shown beside their value (the `_mapcount` note depends on the scheme). */
 const NOTES: Record<string, string> = {
   _refcount: "of the head page: the folio's references",
-  _mapcount: "raw: PTE maps of this page - 1, +1 while PG_double_map",
+  _mapcount: "raw: PTE maps of this page - 1",
   compound_mapcount: "raw: PMD maps of the folio - 1",
+  subpages_mapcount: "pages mapped by PTEs, + COMPOUND_MAPPED while PMD-mapped",
+  _entire_mapcount: "raw: PMD maps of the folio - 1",
+  _nr_pages_mapped: "pages mapped by PTEs, + ENTIRELY_MAPPED while PMD-mapped",
   _large_mapcount: "raw: all maps of the folio - 1",
   page_mapcount: "PMD maps + PTE maps of this page: /proc/kpagecount",
   total_mapcount: "all PMD and PTE maps of the folio",
+  folio_mapcount: "all PMD and PTE maps of the folio",
+};
+const SCHEME_NOTES: Record<string, Record<string, string>> = {
+  naive: { _mapcount: "raw: PTE maps of this page + PMD maps of the folio - 1" },
+  doublemap: { _mapcount: "raw: PTE maps of this page - 1, +1 while PG_double_map" },
+  nopagemapcount: {
+    _mapcount: "not kept for the pages of a large folio under CONFIG_NO_PAGE_MAPCOUNT",
+    page_mapcount: "the folio average, as /proc/kpagecount under CONFIG_NO_PAGE_MAPCOUNT" },
 };
 
 /** The block of one `inspect` record: every field, `name = value` (and with `notes`, what the raw ones mean). */
@@ -130,7 +141,8 @@ export function formatInspect(r: InspectRecord, notes = true): string[] {
     if (k === "type" || k === "proc" || k === "region" || k === "page") continue;
     let val = formatValue(v);
     if ((k === "pfn" || k === "head_pfn") && typeof v === "number") val += ` (0x${v.toString(16)})`;
-    rows.push([k, `= ${val}`, notes && NOTES[k] && v !== null ? `(${NOTES[k]})` : ""]);
+    const note = (typeof r.scheme === "string" ? SCHEME_NOTES[r.scheme]?.[k] : undefined) ?? NOTES[k];
+    rows.push([k, `= ${val}`, notes && note && v !== null ? `(${note})` : ""]);
   }
   return [`-- inspect ${r.proc} ${r.region} 0x${off.toString(16)} (page ${r.page}) --`, ...align(rows)];
 }
