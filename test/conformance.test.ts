@@ -10,7 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { runScenario } from "../src/scenario/run.js";
 import { specRecords, parseJsonl, compareRecords, conformFile, formatDifference } from "../src/kernel/conform.js";
-import { hostCanServe } from "../src/kernel/runner.js";
+import { findCompiler, hostCanServe } from "../src/kernel/runner.js";
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), "conformance");
 const scenarios = fs.readdirSync(dir).filter((f) => f.endsWith(".scn")).sort();
@@ -35,22 +35,8 @@ describe("conformance corpus: emulator vs recorded kernel output", () => {
   }
 });
 
-function compilerExists(): boolean {
-  for (const d of (process.env.PATH ?? "/usr/bin:/bin").split(path.delimiter)) {
-    for (const n of ["cc", "gcc", "clang"]) {
-      try {
-        fs.accessSync(path.join(d, n), fs.constants.X_OK);
-        return true;
-      } catch {
-        // not here
-      }
-    }
-  }
-  return false;
-}
-
 const host = hostCanServe();
-const cc = compilerExists();
+const cc = findCompiler() !== null;
 const skipReason = !host.ok ? `host cannot serve: ${host.reason}` : !cc ? "no C compiler (cc, gcc, clang)" : "";
 const LIVE = ["cow-pmd-basic.scn", "khugepaged-collapse-fork-compound.scn", "shrink-several-procs.scn"];
 

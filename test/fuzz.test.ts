@@ -10,7 +10,7 @@ import path from "node:path";
 import { generateScenario, runSeed, buildScenario, mulberry32, randomSeeds } from "../src/scenario/generate.js";
 import { checkScenario, ddmin } from "../src/kernel/fuzz.js";
 import { formatDifference } from "../src/kernel/conform.js";
-import { hostCanServe } from "../src/kernel/runner.js";
+import { findCompiler, hostCanServe } from "../src/kernel/runner.js";
 import { runScenario } from "../src/scenario/run.js";
 import { main } from "../src/cli.js";
 import { PassThrough } from "node:stream";
@@ -20,20 +20,6 @@ const SEED = 20261125;
 const RUNS = 50;
 const OPS = 12;
 const MAX_REGION_PAGES = 2048; // 8 MiB
-
-function compilerExists(): boolean {
-  for (const d of (process.env.PATH ?? "/usr/bin:/bin").split(path.delimiter)) {
-    for (const n of ["cc", "gcc", "clang"]) {
-      try {
-        fs.accessSync(path.join(d, n), fs.constants.X_OK);
-        return true;
-      } catch {
-        // not here
-      }
-    }
-  }
-  return false;
-}
 
 describe("the seeded scenario generator", () => {
   it("is deterministic and needs no test framework", () => {
@@ -91,7 +77,7 @@ describe("delta debugging", () => {
 });
 
 const host = hostCanServe();
-const cc = compilerExists();
+const cc = findCompiler() !== null;
 const skipReason = !host.ok ? `host cannot serve: ${host.reason}` : !cc ? "no C compiler (cc, gcc, clang)" : "";
 
 describe("differential fuzzing against this machine's kernel (live)", () => {

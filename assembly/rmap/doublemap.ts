@@ -12,53 +12,23 @@ import {
   VM_NR_ANON_THPS, PROFILE_QUEUE_FULLY_UNMAPPED,
 } from "../layout";
 import {
-  nth_page, compound_head, compound_mapcount_ptr, PageCompound, PageHead, PageDoubleMap,
+  compound_head, compound_mapcount_ptr, PageCompound, PageHead, PageDoubleMap,
   test_and_set_bit, test_and_clear_bit, count_vm_event, profile_has,
 } from "../page";
-import { atomic_ops, touch, touch_range } from "./cost";
-
-/** Add `d` to every subpage _mapcount; returns how many went from 0 to -1. */
-@inline function add_all_subpages(head: u32, d: i32): i32 {
-  let negative = 0;
-  atomic_ops(HPAGE_PMD_NR);
-  touch_range(head, HPAGE_PMD_NR);
-  for (let i: u32 = 0; i < HPAGE_PMD_NR; i++) {
-    const p = nth_page(head, i) + PAGE_MAPCOUNT;
-    const v = load<i32>(p) + d;
-    store<i32>(p, v);
-    if (v < 0) negative++;
-  }
-  return negative;
-}
+import { atomic_ops, touch } from "./cost";
+import { entire_mapcount_add, mapcount_add, add_all_subpages, sum_subpage_mapcounts, new_anon_rmap } from "./counters";
 
 /** page_add_new_anon_rmap: the first mapping of a brand-new page. */
 export function doublemap_add_new_anon_rmap(page: u32, compound: bool): void {
-  if (compound) {
-    touch(page + STRUCT_PAGE_SIZE);
-    store<i32>(compound_mapcount_ptr(page), 0);
-    count_vm_event(VM_NR_ANON_THPS);
-    count_vm_event(VM_NR_ANON_PAGES, HPAGE_PMD_NR);
-  } else {
-    touch(page);
-    store<i32>(page + PAGE_MAPCOUNT, 0);
-    count_vm_event(VM_NR_ANON_PAGES);
-  }
+  new_anon_rmap(page, compound);
 }
 
 /** do_page_add_anon_rmap / page_dup_rmap: one more mapping. */
 export function doublemap_add_anon_rmap(page: u32, compound: bool): void {
-  atomic_ops(1);
   if (compound) {
-    touch(page + STRUCT_PAGE_SIZE);
-    const p = compound_mapcount_ptr(page);
-    const v = load<i32>(p) + 1;
-    store<i32>(p, v);
-    if (v == 0) { count_vm_event(VM_NR_ANON_THPS); count_vm_event(VM_NR_ANON_PAGES, HPAGE_PMD_NR); }
-  } else {
-    touch(page);
-    const v = load<i32>(page + PAGE_MAPCOUNT) + 1;
-    store<i32>(page + PAGE_MAPCOUNT, v);
-    if (v == 0) count_vm_event(VM_NR_ANON_PAGES);
+    if (entire_mapcount_add(page, 1) == 0) { count_vm_event(VM_NR_ANON_THPS); count_vm_event(VM_NR_ANON_PAGES, HPAGE_PMD_NR); }
+  } else if (mapcount_add(page, 1) == 0) {
+    count_vm_event(VM_NR_ANON_PAGES);
   }
 }
 
@@ -68,23 +38,14 @@ export function doublemap_add_anon_rmap(page: u32, compound: bool): void {
  */
 export function doublemap_remove_rmap(page: u32, compound: bool): i32 {
   if (compound) return page_remove_anon_compound_rmap(page);
-  touch(page);
-  atomic_ops(1);
-  const v = load<i32>(page + PAGE_MAPCOUNT) - 1;
-  store<i32>(page + PAGE_MAPCOUNT, v);
-  if (v >= 0) return 0; // still mapped elsewhere, or the DoubleMap offset holds it
+  if (mapcount_add(page, -1) >= 0) return 0; // still mapped elsewhere, or the DoubleMap offset holds it
   count_vm_event(VM_NR_ANON_PAGES, -1);
   return PageCompound(page) ? 1 : 0; // a subpage just became unmapped
 }
 
 /** page_remove_anon_compound_rmap (4.5). */
 function page_remove_anon_compound_rmap(head: u32): i32 {
-  touch(head + STRUCT_PAGE_SIZE);
-  atomic_ops(1);
-  const p = compound_mapcount_ptr(head);
-  const c = load<i32>(p) - 1;
-  store<i32>(p, c);
-  if (c >= 0) return 0; // other PMD mappings remain
+  if (entire_mapcount_add(head, -1) >= 0) return 0; // other PMD mappings remain
   count_vm_event(VM_NR_ANON_THPS, -1);
   atomic_ops(1); // TestClearPageDoubleMap
   let nr: i32;
@@ -139,9 +100,7 @@ export function doublemap_page_mapcount(page: u32): i32 {
 /** total_mapcount (4.5): (C+1) + sum(M[i]+1) - 512*DM. */
 export function doublemap_total_mapcount(page: u32): i32 {
   if (!PageHead(page)) { touch(page); return load<i32>(page + PAGE_MAPCOUNT) + 1; }
-  touch_range(page, HPAGE_PMD_NR);
-  let sum: i32 = load<i32>(compound_mapcount_ptr(page)) + 1;
-  for (let i: u32 = 0; i < HPAGE_PMD_NR; i++) sum += load<i32>(nth_page(page, i) + PAGE_MAPCOUNT) + 1;
+  let sum: i32 = load<i32>(compound_mapcount_ptr(page)) + 1 + sum_subpage_mapcounts(page);
   if (PageDoubleMap(page)) sum -= HPAGE_PMD_NR;
   return sum;
 }

@@ -13,65 +13,40 @@ import {
   VM_NR_ANON_PAGES, VM_NR_ANON_THPS,
 } from "../layout";
 import { compound_head, compound_mapcount_ptr, PageCompound, PageHead, count_vm_event } from "../page";
-import { atomic_ops, touch } from "./cost";
+import { touch } from "./cost";
+import { entire_mapcount_add, mapcount_add, new_anon_rmap } from "./counters";
 
 /** folio_large_mapcount (the rmap layer already applied this call's change). */
 @inline function large(head: u32): i32 { return load<i32>(head + STRUCT_PAGE_SIZE + PAGE_LARGE_MAPCOUNT) + 1; }
 
 export function nopagemapcount_add_new_anon_rmap(page: u32, compound: bool): void {
-  if (compound) {
-    touch(page + STRUCT_PAGE_SIZE);
-    store<i32>(compound_mapcount_ptr(page), 0);
-    count_vm_event(VM_NR_ANON_THPS);
-    count_vm_event(VM_NR_ANON_PAGES, HPAGE_PMD_NR);
-  } else {
-    touch(page);
-    store<i32>(page + PAGE_MAPCOUNT, 0);
-    count_vm_event(VM_NR_ANON_PAGES);
-  }
+  new_anon_rmap(page, compound);
 }
 
 export function nopagemapcount_add_anon_rmap(page: u32, compound: bool): void {
   if (compound) {
-    touch(page + STRUCT_PAGE_SIZE);
-    atomic_ops(1);
-    const p = compound_mapcount_ptr(page);
-    const c = load<i32>(p) + 1;
-    store<i32>(p, c);
-    if (c == 0) count_vm_event(VM_NR_ANON_THPS);
+    if (entire_mapcount_add(page, 1) == 0) count_vm_event(VM_NR_ANON_THPS);
     if (large(page) == 1) count_vm_event(VM_NR_ANON_PAGES, HPAGE_PMD_NR);
   } else if (PageCompound(page)) {
     const head = compound_head(page);
     touch(head + STRUCT_PAGE_SIZE);
     if (large(head) == 1) count_vm_event(VM_NR_ANON_PAGES, HPAGE_PMD_NR); // the whole folio counts as mapped
-  } else {
-    touch(page);
-    atomic_ops(1);
-    const v = load<i32>(page + PAGE_MAPCOUNT) + 1;
-    store<i32>(page + PAGE_MAPCOUNT, v);
-    if (v == 0) count_vm_event(VM_NR_ANON_PAGES);
+  } else if (mapcount_add(page, 1) == 0) { // a small folio keeps its _mapcount
+    count_vm_event(VM_NR_ANON_PAGES);
   }
 }
 
 /** Returns 1 when the folio looks partially mapped (deferred_split_folio). */
 export function nopagemapcount_remove_rmap(page: u32, compound: bool): i32 {
   if (compound) {
-    touch(page + STRUCT_PAGE_SIZE);
-    atomic_ops(1);
-    const p = compound_mapcount_ptr(page);
-    const c = load<i32>(p) - 1;
-    store<i32>(p, c);
+    const c = entire_mapcount_add(page, -1);
     if (c < 0) count_vm_event(VM_NR_ANON_THPS, -1);
     const n = large(page);
     if (n == 0) { count_vm_event(VM_NR_ANON_PAGES, -i32(HPAGE_PMD_NR)); return 0; }
     return c < 0 && n < i32(HPAGE_PMD_NR) ? 1 : 0;
   }
   if (!PageCompound(page)) {
-    touch(page);
-    atomic_ops(1);
-    const v = load<i32>(page + PAGE_MAPCOUNT) - 1;
-    store<i32>(page + PAGE_MAPCOUNT, v);
-    if (v < 0) count_vm_event(VM_NR_ANON_PAGES, -1);
+    if (mapcount_add(page, -1) < 0) count_vm_event(VM_NR_ANON_PAGES, -1);
     return 0;
   }
   const head = compound_head(page);
@@ -83,12 +58,7 @@ export function nopagemapcount_remove_rmap(page: u32, compound: bool): i32 {
 
 /** folio_add_anon_rmap_ptes(512) + folio_remove_rmap_pmd: only the entire mapcount moves. */
 export function nopagemapcount_split_pmd(head: u32): void {
-  touch(head + STRUCT_PAGE_SIZE);
-  atomic_ops(1);
-  const p = compound_mapcount_ptr(head);
-  const c = load<i32>(p) - 1;
-  store<i32>(p, c);
-  if (c < 0) count_vm_event(VM_NR_ANON_THPS, -1);
+  if (entire_mapcount_add(head, -1) < 0) count_vm_event(VM_NR_ANON_THPS, -1);
 }
 
 /** kpagecount with NO_PAGE_MAPCOUNT: folio_average_page_mapcount, at least 1 while mapped. */

@@ -36,7 +36,7 @@ function findSource(): string {
 }
 
 /** The first of cc, gcc, clang on PATH, or null. */
-function findCompiler(): string | null {
+export function findCompiler(): string | null {
   const dirs = (process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin").split(path.delimiter).filter((d) => d !== "");
   for (const name of ["cc", "gcc", "clang"]) {
     for (const dir of dirs) {
