@@ -27,6 +27,7 @@ export {
 
 import { G_PROFILE, G_LAST_ERROR, G_SCHEME, G_SPLIT_COUNTS, SCHEME_NOPAGEMAPCOUNT } from "./layout";
 import { cost_reset as _cost_reset } from "./rmap/cost";
+export { cost_accounting } from "./rmap/cost";
 import { pfn_to_page, compound_head, page_to_pfn, compound_order as _compound_order } from "./page";
 import { mem_init } from "./page_alloc";
 import * as rmap from "./rmap";

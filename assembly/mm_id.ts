@@ -68,8 +68,8 @@ export function folio_set_large_mapcount(head: u32, n: i32, mm: u32): void {
 export function folio_add_large_mapcount(head: u32, n: i32, mm: u32): void {
   if (!profile_has(PROFILE_MM_ID)) return;
   const t = first_tail(head);
-  const v = load<i32>(t + PAGE_LARGE_MAPCOUNT) + n;
-  store<i32>(t + PAGE_LARGE_MAPCOUNT, v);
+  // atomic: the one atomic of the kernel's update (folio_lock_large_mapcount)
+  const v = atomic.add<i32>(t + PAGE_LARGE_MAPCOUNT, n) + n;
   if (mm_id(head, 0) == mm) {
     store<i32>(slot_count_ptr(head, 0), load<i32>(slot_count_ptr(head, 0)) + n);
   } else if (mm_id(head, 1) == mm) {
@@ -91,8 +91,7 @@ export function folio_add_large_mapcount(head: u32, n: i32, mm: u32): void {
 export function folio_sub_large_mapcount(head: u32, n: i32, mm: u32): void {
   if (!profile_has(PROFILE_MM_ID)) return;
   const t = first_tail(head);
-  const v = load<i32>(t + PAGE_LARGE_MAPCOUNT) - n;
-  store<i32>(t + PAGE_LARGE_MAPCOUNT, v);
+  const v = atomic.sub<i32>(t + PAGE_LARGE_MAPCOUNT, n) - n;
   if (mm_id(head, 0) == mm) {
     const c = load<i32>(slot_count_ptr(head, 0)) - n;
     store<i32>(slot_count_ptr(head, 0), c);

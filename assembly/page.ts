@@ -31,16 +31,13 @@ import {
 @inline export function clear_bit(page: u32, bit: u32): void {
   store<u32>(page + PAGE_FLAGS, load<u32>(page + PAGE_FLAGS) & ~(1 << bit));
 }
-/** test_and_set_bit: returns the old value. */
+/** test_and_set_bit (atomic, as the kernel's): returns the old value. */
 @inline export function test_and_set_bit(page: u32, bit: u32): bool {
-  const f = load<u32>(page + PAGE_FLAGS);
-  store<u32>(page + PAGE_FLAGS, f | (1 << bit));
-  return (f & (1 << bit)) != 0;
+  return (atomic.or<u32>(page + PAGE_FLAGS, 1 << bit) & (1 << bit)) != 0;
 }
+/** test_and_clear_bit (atomic): returns the old value. */
 @inline export function test_and_clear_bit(page: u32, bit: u32): bool {
-  const f = load<u32>(page + PAGE_FLAGS);
-  store<u32>(page + PAGE_FLAGS, f & ~(1 << bit));
-  return (f & (1 << bit)) != 0;
+  return (atomic.and<u32>(page + PAGE_FLAGS, ~(1 << bit)) & (1 << bit)) != 0;
 }
 
 @inline export function page_mapcount_raw(page: u32): i32 { return load<i32>(page + PAGE_MAPCOUNT); }

@@ -60,19 +60,15 @@ function large_set(head: u32, mm: u32): void {
 }
 function large_add(head: u32, n: i32, mm: u32): void {
   if (profile_has(PROFILE_MM_ID)) folio_add_large_mapcount(head, n, mm);
-  else if (scheme_has_large()) {
-    const p = head + STRUCT_PAGE_SIZE + PAGE_LARGE_MAPCOUNT;
-    store<i32>(p, load<i32>(p) + n);
-  } else return;
+  else if (scheme_has_large()) atomic.add<i32>(head + STRUCT_PAGE_SIZE + PAGE_LARGE_MAPCOUNT, n);
+  else return;
   touch(head + STRUCT_PAGE_SIZE);
   atomic_ops(1);
 }
 function large_sub(head: u32, n: i32, mm: u32): void {
   if (profile_has(PROFILE_MM_ID)) folio_sub_large_mapcount(head, n, mm);
-  else if (scheme_has_large()) {
-    const p = head + STRUCT_PAGE_SIZE + PAGE_LARGE_MAPCOUNT;
-    store<i32>(p, load<i32>(p) - n);
-  } else return;
+  else if (scheme_has_large()) atomic.sub<i32>(head + STRUCT_PAGE_SIZE + PAGE_LARGE_MAPCOUNT, n);
+  else return;
   touch(head + STRUCT_PAGE_SIZE);
   atomic_ops(1);
 }

@@ -303,6 +303,23 @@ describe("cost counters per rmap entry point", () => {
     expect(m.check()).toEqual([]);
     expect(JSON.stringify(m.costs())).toBe(before);
   });
+  it("with accounting off (the benchmark's setting) nothing is counted and the counts themselves are the same", async () => {
+    const text = "spawn P\nmmap P buf 2M thp\ntouch P buf 0 2M\nfork P Q\nmprotect Q buf 0 4K r\nexit Q";
+    for (const s of SCHEMES) {
+      const on = await make(s);
+      on.core.resetCosts();
+      runOn(on, text, false);
+      const off = await make(s);
+      off.core.e.cost_accounting(0);
+      off.core.resetCosts();
+      runOn(off, text, false);
+      const zero = Object.values(off.costs()).every((c) => c.calls === 0 && c.atomics === 0 && c.pagesTouched === 0);
+      expect(zero, s).toBe(true);
+      expect(on.costs().dup.calls, s).toBe(1);
+      expect(off.inspect("P", "buf", 0), s).toEqual(on.inspect("P", "buf", 0));
+      expect(off.check(), s).toEqual([]);
+    }
+  });
 });
 
 // ---- thpemu compare / run --stats ------------------------------------------------------------

@@ -1,11 +1,20 @@
 // The struct page counter updates every mapcount scheme is built from. Each
-// one stands for one kernel atomic (atomic_inc_and_test, atomic_add_return,
-// atomic_dec_return, ...) and is counted as such for the cost comparison
-// (cost.ts): a scheme differs from another in which of these it calls and
-// how often, not in how a single update is done.
+// one is the kernel's atomic (atomic_inc_and_test, atomic_add_return,
+// atomic_dec_return, ...) done as a real WebAssembly atomic read-modify-write
+// (i32.atomic.rmw.add: a LOCK-prefixed instruction on x86, on unshared
+// memory too), so the schemes' timings carry the price of their atomics as
+// the kernel's do, and each is counted for the cost comparison (cost.ts).
+// A scheme differs from another in which of these it calls and how often,
+// not in how a single update is done.
 import { STRUCT_PAGE_SIZE, HPAGE_PMD_NR, PAGE_MAPCOUNT, VM_NR_ANON_PAGES, VM_NR_ANON_THPS } from "../layout";
 import { nth_page, compound_mapcount_ptr, count_vm_event } from "../page";
 import { atomic_ops, touch, touch_range } from "./cost";
+
+/** atomic_add_return: add `d` to the i32 at `ptr` atomically; returns the new value. */
+@inline export function atomic_add_return(ptr: u32, d: i32): i32 {
+  atomic_ops(1);
+  return atomic.add<i32>(ptr, d) + d;
+}
 
 /**
  * Add `d` to the folio's PMD-mapping count (compound_mapcount in 4.5-6.2,
@@ -13,20 +22,13 @@ import { atomic_ops, touch, touch_range } from "./cost";
  */
 @inline export function entire_mapcount_add(head: u32, d: i32): i32 {
   touch(head + STRUCT_PAGE_SIZE);
-  atomic_ops(1);
-  const p = compound_mapcount_ptr(head);
-  const v = load<i32>(p) + d;
-  store<i32>(p, v);
-  return v;
+  return atomic_add_return(compound_mapcount_ptr(head), d);
 }
 
 /** Add `d` to one page's own _mapcount (-1 based); returns the new raw value. */
 @inline export function mapcount_add(page: u32, d: i32): i32 {
   touch(page);
-  atomic_ops(1);
-  const v = load<i32>(page + PAGE_MAPCOUNT) + d;
-  store<i32>(page + PAGE_MAPCOUNT, v);
-  return v;
+  return atomic_add_return(page + PAGE_MAPCOUNT, d);
 }
 
 /**
@@ -40,9 +42,7 @@ import { atomic_ops, touch, touch_range } from "./cost";
   atomic_ops(HPAGE_PMD_NR);
   touch_range(head, HPAGE_PMD_NR);
   for (let i: u32 = 0; i < HPAGE_PMD_NR; i++) {
-    const p = nth_page(head, i) + PAGE_MAPCOUNT;
-    const v = load<i32>(p) + d;
-    store<i32>(p, v);
+    const v = atomic.add<i32>(nth_page(head, i) + PAGE_MAPCOUNT, d) + d;
     if (d > 0 ? v == 0 : v < 0) crossed++;
   }
   return crossed;

@@ -16,7 +16,7 @@ import {
   test_and_set_bit, test_and_clear_bit, count_vm_event, profile_has,
 } from "../page";
 import { atomic_ops, touch } from "./cost";
-import { entire_mapcount_add, mapcount_add, add_all_subpages, sum_subpage_mapcounts, new_anon_rmap } from "./counters";
+import { atomic_add_return, entire_mapcount_add, mapcount_add, add_all_subpages, sum_subpage_mapcounts, new_anon_rmap } from "./counters";
 
 /** page_add_new_anon_rmap: the first mapping of a brand-new page. */
 export function doublemap_add_new_anon_rmap(page: u32, compound: bool): void {
@@ -76,9 +76,7 @@ export function doublemap_split_pmd(head: u32): void {
     atomic_ops(1); // TestSetPageDoubleMap
     if (!test_and_set_bit(head + STRUCT_PAGE_SIZE, PG_double_map)) add_all_subpages(head, 1);
   }
-  atomic_ops(1);
-  const c = load<i32>(p) - 1;
-  store<i32>(p, c);
+  const c = atomic_add_return(p, -1); // H[1] was touched by the subpage loop
   if (c < 0) {
     atomic_ops(1); // TestClearPageDoubleMap
     count_vm_event(VM_NR_ANON_THPS, -1);

@@ -11,7 +11,8 @@
 // these functions run.
 import { STRUCT_PAGE_SIZE, HPAGE_PMD_NR, PAGE_MAPCOUNT, PAGE_LARGE_MAPCOUNT, VM_NR_ANON_PAGES, ENTIRELY_MAPPED } from "../layout";
 import { nth_page, PageHead, count_vm_event } from "../page";
-import { atomic_ops, touch } from "./cost";
+import { touch } from "./cost";
+import { mapcount_add } from "./counters";
 import {
   pages_mapped_add, pages_mapped_add_new_anon_rmap, pages_mapped_add_pte, pages_mapped_add_pmd,
   pages_mapped_remove_pmd, pages_mapped_remove_rmap_pmd, pages_mapped_remove_pte, pages_mapped_page_mapcount,
@@ -36,12 +37,7 @@ export function large_remove_rmap(page: u32, compound: bool): i32 {
 export function large_split_pmd(head: u32): void {
   let first = 0;
   for (let i: u32 = 0; i < HPAGE_PMD_NR; i++) {
-    const page = nth_page(head, i);
-    touch(page);
-    atomic_ops(1);
-    const v = load<i32>(page + PAGE_MAPCOUNT) + 1;
-    store<i32>(page + PAGE_MAPCOUNT, v);
-    if (v == 0) first++;
+    if (mapcount_add(nth_page(head, i), 1) == 0) first++;
   }
   if (first) {
     touch(head + STRUCT_PAGE_SIZE);

@@ -12,17 +12,14 @@ import {
   COMPOUND_MAPPED, FOLIO_PAGES_MAPPED,
 } from "../layout";
 import { compound_head, compound_mapcount_ptr, PageCompound, count_vm_event } from "../page";
-import { atomic_ops, touch } from "./cost";
-import { entire_mapcount_add, mapcount_add, new_anon_rmap } from "./counters";
+import { touch } from "./cost";
+import { atomic_add_return, entire_mapcount_add, mapcount_add, new_anon_rmap } from "./counters";
 
 @inline export function pages_mapped_ptr(head: u32): u32 { return head + STRUCT_PAGE_SIZE + PAGE_SUBPAGES_MAPCOUNT; }
 
 /** atomic_add_return on the pages-mapped counter. */
 @inline export function pages_mapped_add(head: u32, d: i32): i32 {
-  atomic_ops(1);
-  const v = load<i32>(pages_mapped_ptr(head)) + d;
-  store<i32>(pages_mapped_ptr(head), v);
-  return v;
+  return atomic_add_return(pages_mapped_ptr(head), d);
 }
 
 /** The first mapping of a new page: a new THP starts entirely mapped. */
