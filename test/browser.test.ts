@@ -240,6 +240,21 @@ describe("the web page in Chromium", () => {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: path.join(ARTIFACTS, "browser.png") });
 
+    // Back twice: before the child's mprotect, the THP is PMD-mapped twice and PG_double_map is
+    // clear; Step twice: the split and the dump again, the same frames as Node.
+    expect(twin.ops[twin.pc - 2].op).toBe("mprotect");
+    await click("#back");
+    await click("#back");
+    expect(await page.getAttribute("body", "data-pc")).toBe(String(twin.pc - 2));
+    expect(await shownFolios()).toEqual([{ head: folios[0].head, doubleMap: false }]);
+    expect(await page.getAttribute("#page table", "data-pfn")).toBe(String(want.pfn)); // still selected
+    await click("#step");
+    await click("#step");
+    expect(await page.getAttribute("body", "data-pc")).toBe(String(twin.pc));
+    expect(await shownFolios()).toEqual(folios);
+    expect(await page.textContent("#observations")).toBe(formatTable(dumpPte).join("\n"));
+    await expectFramesMatch(twin, dumpPte);
+
     // Step through `inspect parent buf 0`: the page selects that frame and prints the inspect block.
     await click("#step");
     twin.runThrough(lineInspect);

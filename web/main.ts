@@ -27,6 +27,7 @@ const memorySel = $<HTMLSelectElement>("memory");
 const schemeSel = $<HTMLSelectElement>("scheme");
 const runBtn = $<HTMLButtonElement>("run");
 const stepBtn = $<HTMLButtonElement>("step");
+const backBtn = $<HTMLButtonElement>("back");
 const resetBtn = $<HTMLButtonElement>("reset");
 const statusEl = $("status");
 const errorEl = $("error");
@@ -163,12 +164,12 @@ async function withBusy(fn: () => Promise<void>): Promise<void> {
   if (busy) return;
   busy = true;
   document.body.dataset.state = "busy";
-  for (const b of [runBtn, stepBtn, resetBtn]) b.disabled = true;
+  for (const b of [runBtn, stepBtn, backBtn, resetBtn]) b.disabled = true;
   try {
     await fn();
   } finally {
     busy = false;
-    for (const b of [runBtn, stepBtn, resetBtn]) b.disabled = false;
+    for (const b of [runBtn, stepBtn, backBtn, resetBtn]) b.disabled = false;
     document.body.dataset.state = "idle";
   }
 }
@@ -177,6 +178,25 @@ async function step(): Promise<void> {
   if (dirty || !machine || pc >= ops.length || errorLine) { if (!(await reset())) return; }
   if (pc >= ops.length) { setStatus("nothing to run"); return; }
   if (stepOnce()) { clearError(); scrollToLine(lastLine); }
+  report();
+  renderAll();
+}
+
+/**
+ * One operation back. The machine has no undo, but a scenario is
+ * deterministic: a fresh machine replaying the operations before the last
+ * one reaches exactly the state the user saw one step earlier (the selected
+ * frame stays selected).
+ */
+async function back(): Promise<void> {
+  if (dirty || !machine || pc === 0) { setStatus("nothing to undo"); return; }
+  const target = errorLine ? pc : pc - 1; // after a failed operation, Back only clears the error
+  const keep = selected;
+  if (!(await reset())) return;
+  while (pc < target && stepOnce()) { /* replay */ }
+  if (pc === target) clearError();
+  if (keep !== null && lastInspect === null) selected = keep;
+  if (pc > 0) scrollToLine(lastLine);
   report();
   renderAll();
 }
@@ -192,7 +212,8 @@ async function run(): Promise<void> {
 
 function report(ms?: number): void {
   const where = pc >= ops.length ? "done" : `next: line ${ops[pc].line}`;
-  setStatus(`ran line ${lastLine} · ${pc}/${ops.length} operations · ${where}` + (ms !== undefined ? ` · ${ms.toFixed(0)} ms` : ""));
+  const ran = pc === 0 ? "at the start" : `ran line ${lastLine}`;
+  setStatus(`${ran} · ${pc}/${ops.length} operations · ${where}` + (ms !== undefined ? ` · ${ms.toFixed(0)} ms` : ""));
   document.body.dataset.pc = String(pc);
   document.body.dataset.done = String(pc >= ops.length);
 }
@@ -447,6 +468,7 @@ schemeSel.addEventListener("change", () => { dirty = true; void withBusy(async (
 memorySel.addEventListener("change", () => { dirty = true; void withBusy(async () => { await reset(); }); });
 runBtn.addEventListener("click", () => void withBusy(run));
 stepBtn.addEventListener("click", () => void withBusy(step));
+backBtn.addEventListener("click", () => void withBusy(back));
 resetBtn.addEventListener("click", () => void withBusy(async () => { await reset(); }));
 source.addEventListener("keydown", (ev) => {
   if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); void withBusy(run); }
