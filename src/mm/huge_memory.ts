@@ -4,10 +4,10 @@
 // mappings, then the core's split_huge_page), and the shrinkers.
 import type { Kernel, Mm, Process } from "./types.js";
 import {
-  PMD_SIZE, _PAGE_PSE, _PAGE_SPECIAL, _PAGE_RW, _PAGE_DIRTY, _PAGE_PRESENT, entryPfn, mkLo, mkHi, _PAGE_NX_HI,
+  PMD_SIZE, _PAGE_PSE, _PAGE_SPECIAL, _PAGE_RW, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, entryPfn, mkLo, mkHi,
+  _PAGE_NX_HI,
 } from "../pgtable/x86_64.js";
 import { forEachPmd } from "./vma.js";
-import { subpageMapcounts } from "../core/split_counts.js";
 
 /**
  * __split_huge_pmd_locked (non-freeze): the deposited page table is
@@ -69,9 +69,46 @@ export function splitFolio(k: Kernel, procs: Iterable<Process>, head: number): v
     // every subpage was zero-filled: the THP went with its last mapping
     if (k.core.refcount(head) === 0 || !k.core.testFlag(head, k.core.PG.head)) return;
   }
-  if (k.core.needsSplitCounts) subpageMapcounts(k, live, head, blk); // no per-page mapcounts: freeze_page's walk
+  if (k.core.needsSplitCounts) countSubpageMappings(k, live, head, blk); // no per-page mapcounts: freeze_page's walk
   const rc = k.core.e.split_huge_page(head);
   if (rc < 0) throw new Error(`BUG: split_huge_page refused a THP with no extra pins (pfn ${head})`);
+}
+
+/** The u32 index of the PTE table that maps 2 MiB block `blk` of `mm`, or -1 (no table, or a huge PMD). */
+function pteTableOfBlock(k: Kernel, mm: Mm, blk: number): number {
+  const pmd = k.pt.pmdSlot(mm, blk, false);
+  if (pmd < 0) return -1;
+  const u32 = k.core.u32;
+  const lo = u32[pmd];
+  if (lo === 0 || (lo & _PAGE_PSE) !== 0) return -1;
+  return k.pt.base(entryPfn(lo, u32[pmd + 1]));
+}
+
+/**
+ * For a scheme without per-page mapcounts in large folios (nopagemapcount):
+ * how many PTEs map each subpage, which split_huge_page needs. The kernel
+ * learns it by freezing every mapping through the rmap walk (freeze_page's
+ * migration entries) and counting them again on unfreeze. An anonymous page
+ * never moves, so subpage i of the folio at block `blk` can only be mapped at
+ * page blk*512+i of each process: count those PTEs into scratch[0..511] and
+ * flag them for the core's next split.
+ */
+function countSubpageMappings(k: Kernel, live: Process[], head: number, blk: number): void {
+  const core = k.core;
+  const u32 = core.u32; // nothing below grows memory: the view stays valid
+  const s = core.scratchIndex;
+  u32.fill(0, s, s + 512);
+  for (const p of live) {
+    const base = pteTableOfBlock(k, p.mm, blk);
+    if (base < 0) continue;
+    for (let i = 0; i < 512; i++) {
+      const plo = u32[base + 2 * i];
+      if ((plo & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0 || (plo & _PAGE_SPECIAL) !== 0) continue;
+      const pfn = entryPfn(plo, u32[base + 2 * i + 1]);
+      if (pfn >= head && pfn < head + 512) u32[s + pfn - head]++;
+    }
+  }
+  core.setSplitCounts();
 }
 
 /**
@@ -84,12 +121,9 @@ function remapZeroSubpages(k: Kernel, live: Process[], head: number, blk: number
   const core = k.core;
   const nonzero = 1 << core.PG.nonzero;
   for (const p of live) {
-    const pmd = k.pt.pmdSlot(p.mm, blk, false);
-    if (pmd < 0) continue;
+    const base = pteTableOfBlock(k, p.mm, blk);
+    if (base < 0) continue;
     let u32 = core.u32;
-    const lo = u32[pmd];
-    if (lo === 0 || (lo & _PAGE_PSE) !== 0) continue;
-    const base = k.pt.base(entryPfn(lo, u32[pmd + 1]));
     const scratch = core.scratchIndex;
     let n = 0;
     for (let i = 0; i < 512; i++) {
