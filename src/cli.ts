@@ -167,20 +167,31 @@ async function readStdin(stdin: NodeJS.ReadableStream): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** `thpemu run FILE`: the exit status. */
-export async function runFile(file: string, opts: RunCliOptions, io: CliIO): Promise<number> {
-  const err = (msg: string) => { io.stderr.write(msg.endsWith("\n") ? msg : msg + "\n"); };
+/**
+ * A scenario file's text ('-': standard input) and the name its errors use,
+ * or null once the reason it cannot be read is on stderr. Invalid UTF-8
+ * becomes U+FFFD, which the parser rejects with its line.
+ */
+async function readScenario(file: string, io: CliIO): Promise<{ name: string; text: string } | null> {
   const name = file === "-" ? "<stdin>" : file;
-
-  // 1. the bytes; invalid UTF-8 becomes U+FFFD, which the parser rejects with its line
   let bytes: Buffer;
   try {
     bytes = file === "-" ? await readStdin(io.stdin ?? process.stdin) : await readFile(file);
   } catch (e) {
-    err(`${name}: cannot read: ${fsReason(e)}`);
-    return EXIT_SCENARIO;
+    io.stderr.write(`${name}: cannot read: ${fsReason(e)}\n`);
+    return null;
   }
-  const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
+  return { name, text: new TextDecoder("utf-8", { fatal: false }).decode(bytes) };
+}
+
+/** `thpemu run FILE`: the exit status. */
+export async function runFile(file: string, opts: RunCliOptions, io: CliIO): Promise<number> {
+  const err = (msg: string) => { io.stderr.write(msg.endsWith("\n") ? msg : msg + "\n"); };
+
+  // 1. the text
+  const input = await readScenario(file, io);
+  if (!input) return EXIT_SCENARIO;
+  const { name, text } = input;
 
   // 2. the syntax of every line, before anything runs
   let ops: Op[];
@@ -268,15 +279,9 @@ export async function runFile(file: string, opts: RunCliOptions, io: CliIO): Pro
 /** `thpemu record FILE`: the kernel's JSONL on stdout. */
 export async function recordFile(file: string, io: CliIO): Promise<number> {
   const err = (msg: string) => { io.stderr.write(msg.endsWith("\n") ? msg : msg + "\n"); };
-  const name = file === "-" ? "<stdin>" : file;
-  let bytes: Buffer;
-  try {
-    bytes = file === "-" ? await readStdin(io.stdin ?? process.stdin) : await readFile(file);
-  } catch (e) {
-    err(`${name}: cannot read: ${fsReason(e)}`);
-    return EXIT_SCENARIO;
-  }
-  const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
+  const input = await readScenario(file, io);
+  if (!input) return EXIT_SCENARIO;
+  const { name, text } = input;
   try {
     const jsonl = await recordScenario(text, name);
     const out = new Sink(io.stdout);
@@ -296,16 +301,10 @@ export async function recordFile(file: string, io: CliIO): Promise<number> {
 
 /** `thpemu compare FILE`: the scenario under every mapcount scheme, observables and costs. */
 export async function compareFile(file: string, opts: { kernel: KernelName; memory: number }, io: CliIO): Promise<number> {
-  const name = file === "-" ? "<stdin>" : file;
-  let bytes: Buffer;
+  const input = await readScenario(file, io);
+  if (!input) return EXIT_SCENARIO;
   try {
-    bytes = file === "-" ? await readStdin(io.stdin ?? process.stdin) : await readFile(file);
-  } catch (e) {
-    io.stderr.write(`${name}: cannot read: ${fsReason(e)}\n`);
-    return EXIT_SCENARIO;
-  }
-  try {
-    const r = await compareSchemes(new TextDecoder("utf-8").decode(bytes), name, opts.kernel, opts.memory);
+    const r = await compareSchemes(input.text, input.name, opts.kernel, opts.memory);
     const out = new Sink(io.stdout);
     await out.lines(formatCompare(r));
     await out.end();

@@ -122,11 +122,11 @@ export function checkInvariants(m: Machine): string[] {
     if (C + 1 !== pmd) say(`THP ${head}: ${cname} ${C + 1} but ${pmd} PMD mappings`);
     if (scheme !== "doublemap" && core.testFlag(head + 1, core.PG.double_map)) say(`THP ${head}: PG_double_map set under the ${scheme} scheme`);
     if (DM && C < 0) say(`THP ${head}: PG_double_map set without a PMD mapping`);
-    let anyPte = false, mapped = 0, unmapped = 0, ptePages = 0;
+    let mapped = 0, unmapped = 0, ptePages = 0;
     for (let i = 0; i < n; i++) {
       const e = pteMaps.get(head + i) ?? 0;
       ptes += e;
-      if (e) { anyPte = true; ptePages++; }
+      if (e) ptePages++;
       if (e + pmd > 0) mapped++; else unmapped++;
     }
     for (let i = 0; i < n; i++) {
@@ -139,7 +139,7 @@ export function checkInvariants(m: Machine): string[] {
       const wantPm = scheme === "nopagemapcount" ? averageMapcount(pmd, pmd + ptes, n) : e + pmd;
       if (pm !== wantPm) { say(`THP ${head}[${i}]: page_mapcount ${pm}, expected ${wantPm}`); break; }
     }
-    if (scheme === "doublemap" && anyPte && pmd > 0 && !DM) say(`THP ${head}: mapped by PMD and PTEs without PG_double_map`);
+    if (scheme === "doublemap" && ptePages > 0 && pmd > 0 && !DM) say(`THP ${head}: mapped by PMD and PTEs without PG_double_map`);
     const S = core.field(head + 1, core.off.PAGE_SUBPAGES_MAPCOUNT); // = _nr_pages_mapped
     if (scheme === "subpages" || scheme === "large") {
       const want = ptePages + (pmd > 0 ? MAPPED_FLAG : 0);

@@ -66,8 +66,8 @@ export async function checkScenario(text: string, file = "fuzz.scn", emu?: EmuRe
 
 /**
  * Delta debugging (ddmin) over the lines of a scenario: remove chunks of
- * lines while `fails` still holds. `fails` may return null when it could not
- * decide (budget exhausted): the candidate is then kept out.
+ * lines while `fails` still holds (a `fails` that cannot decide, its budget
+ * exhausted, answers false: the candidate is kept out).
  */
 export async function ddmin(lines: string[], fails: (ls: string[]) => Promise<boolean>): Promise<string[]> {
   let cur = lines.slice();
@@ -200,7 +200,9 @@ export async function fuzzCommand(o: FuzzOptions, io: FuzzIO): Promise<number> {
       const rs = runSeed(o.seed, i);
       const text = generateScenario(rs, { ops: o.ops, maxRegionPages: o.maxRegionPages, weights: o.weights });
       const name = `fuzz-${o.seed}-${i}`;
-      let v = await checkScenario(text, `${name}.scn`);
+      // the emulator is deterministic: one run serves both kernel runs below
+      const emu = await onEmulator(text, `${name}.scn`);
+      let v = await checkScenario(text, `${name}.scn`, emu);
       if (v.status === "host") {
         bar?.stop();
         io.stderr.write(`thpemu: this host cannot run scenarios on its kernel: ${v.reason}\n`);
@@ -213,7 +215,7 @@ export async function fuzzCommand(o: FuzzOptions, io: FuzzIO): Promise<number> {
       }
       else {
         // a second opinion: rule out a one-off on the kernel
-        const again = await checkScenario(text, `${name}.scn`);
+        const again = await checkScenario(text, `${name}.scn`, emu);
         if (again.status !== "mismatch") {
           if (again.status === "match") passed++; else skipped++;
           log(`run ${i}: differed once, not again (counted as ${again.status === "match" ? "passed" : "skipped"})`);
