@@ -9,7 +9,7 @@
 // Chromium: scripts/ensure-chromium.sh installs Debian's `chromium` (apt-get)
 // when /usr/bin/chromium is missing and we are root. Without a Chromium the
 // tests are skipped and their names say why; they never pass silently.
-import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import { describe, it, expect, beforeAll, afterAll, afterEach } from "vitest";
 import { spawnSync, execFileSync } from "node:child_process";
 import http from "node:http";
 import fs from "node:fs";
@@ -47,6 +47,8 @@ let page: Page;
 let server: http.Server | undefined;
 let baseUrl = "";
 let installFailure: string | null = null;
+/** Uncaught exceptions and unhandled rejections in the page: each test ends with none. */
+const pageErrors: string[] = [];
 const timing: Record<string, number> = {};
 
 // A page that uses the package exactly as docs/browser.md shows: no bundler.
@@ -117,9 +119,13 @@ beforeAll(async () => {
       "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
   page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
-  page.on("pageerror", (e) => console.error("page error:", e.message));
+  page.on("pageerror", (e) => { console.error("page error:", e.message); pageErrors.push(e.message); });
   timing.launch = Date.now() - t;
 }, 720_000);
+
+afterEach(() => {
+  expect(pageErrors.splice(0), "uncaught errors in the page").toEqual([]);
+});
 
 afterAll(async () => {
   await browser?.close();
@@ -209,8 +215,10 @@ describe("the web page in Chromium", () => {
     for (let i = 0; i < steps; i++) await click("#step");
     twin.runThrough(lineDumpPte);
     expect(await page.getAttribute("body", "data-pc")).toBe(String(twin.pc));
-    expect(await page.textContent("#hl-current")).toBe("");
     expect(await page.isVisible("#hl-current")).toBe(true);
+    // the highlight sits on the dump's line (4px padding, 17px lines, as the editor scrolls)
+    expect(await page.$eval("#hl-current", (e) => e.offsetTop + (document.getElementById("source") as HTMLTextAreaElement).scrollTop))
+      .toBe(4 + (lineDumpPte - 1) * 17);
     const dumpPte = dumpOf(records, "child-pte-mapped");
     expect(await page.textContent("#observations")).toBe(formatTable(dumpPte).join("\n"));
     await expectFramesMatch(twin, dumpPte);

@@ -5,12 +5,13 @@
 // emulator's sources as they are; Vite bundles them and emits the .wasm core
 // that src/core/loader.ts finds with new URL(…, import.meta.url).
 import { Machine, UserError, parseScenario, applyOp, ScenarioError } from "../src/index.js";
-import type { KernelName, MachineOptions, Op, ObservationRecord, InspectRecord, PageRecord, RegionRecord } from "../src/index.js";
+import type { KernelName, SchemeName, Op, ObservationRecord, InspectRecord, PageRecord, RegionRecord } from "../src/index.js";
 import { formatTable, formatInspect, formatEmptyDump } from "../src/scenario/table.js";
 import {
   pageTableTree, pteRuns, frameKind, frameRecord, usedFrameLimit, folioCounters, formatMapping, schemeOf,
-  type TableNode, type TableEntry, type FrameRecord,
+  type TableNode, type TableEntry, type FrameRecord, type FolioCounters,
 } from "../src/inspect/tables.js";
+import type { Process } from "../src/mm/types.js";
 
 // ---- the examples (examples/*.scn, bundled as text) ------------------------------
 const EXAMPLES = Object.fromEntries(
@@ -83,8 +84,7 @@ function scrollToLine(line: number): void {
 source.addEventListener("scroll", renderEditor);
 source.addEventListener("input", () => {
   dirty = true;
-  errorLine = 0;
-  errorEl.hidden = true;
+  clearError();
   setStatus("edited: Run or Step starts again from the first line");
   renderEditor();
 });
@@ -121,11 +121,13 @@ async function reset(): Promise<boolean> {
     return false;
   }
   try {
-    const opts: MachineOptions & { scheme?: string } = { kernel: kernelSel.value as KernelName, memory: Number(memorySel.value) };
-    if (schemeSel.value) opts.scheme = schemeSel.value;
-    machine = await Machine.create(opts as MachineOptions);
+    machine = await Machine.create({
+      kernel: kernelSel.value as KernelName, memory: Number(memorySel.value),
+      scheme: (schemeSel.value || undefined) as SchemeName | undefined,
+    });
   } catch (err) {
     showError(0, (err as Error).message);
+    renderAll();
     return false;
   }
   dirty = false;
@@ -220,10 +222,13 @@ function report(ms?: number): void {
 
 // ---- views ------------------------------------------------------------------------------
 function renderAll(): void {
+  // each live process's page tables, read once for both views that need them
+  const trees = new Map<Process, TableNode>();
+  for (const p of machine?.liveProcesses() ?? []) trees.set(p, pageTableTree(machine!, p)!);
   renderEditor();
   renderFrames();
-  renderTables();
-  renderPage();
+  renderTables(trees);
+  renderPage(trees);
   renderObservations();
 }
 
@@ -250,7 +255,7 @@ function renderFrames(): void {
   const blocks = Math.ceil(limit / 512);
   $("frames-title").textContent =
     `(frames 0–${Math.max(0, limit - 1)} of ${core.frames}; ${core.nrFreePages()} free; one row = 64 frames = 256 KiB)`;
-  const heads = new Map<number, { order: number; dm: boolean }>();
+  const heads = new Map<number, FolioCounters>();
   const frag = document.createDocumentFragment();
   let drawn = 0, freeRun = -1;
   const flushFree = (b: number) => {
@@ -289,13 +294,10 @@ function renderFrames(): void {
           title += ` · page_mapcount ${mc}`;
         } else c.textContent = "0";
         if (k === "head" || k === "tail") {
-          let info = heads.get(head);
-          if (!info) {
-            info = { order: core.folioOrder(head), dm: folioCounters(m, head).PG_double_map === true };
-            heads.set(head, info);
-          }
-          if (info.dm) c.classList.add("dm");
-          title += ` · subpage ${pfn - head} of the order-${info.order} folio at pfn ${head}` + (info.dm ? " · PG_double_map" : "");
+          let f = heads.get(head);
+          if (!f) heads.set(head, f = folioCounters(m, head));
+          if (f.PG_double_map) c.classList.add("dm");
+          title += ` · subpage ${pfn - head} of the order-${f.order} folio at pfn ${head}` + (f.PG_double_map ? " · PG_double_map" : "");
         }
       } else if (k === "pagetable") c.textContent = "T";
       if (pfn === selected) c.classList.add("sel");
@@ -308,8 +310,7 @@ function renderFrames(): void {
   flushFree(blocks);
   framesEl.append(frag);
   // the compound folios: their shared counters
-  for (const [head] of heads) {
-    const f = folioCounters(m, head);
+  for (const [head, f] of heads) {
     const line = el("div", {
       class: "folio", "data-head": String(head), "data-double-map": String(f.PG_double_map),
       "data-compound-mapcount": String(f.compound_mapcount), "data-total-mapcount": String(f.total_mapcount),
@@ -387,14 +388,11 @@ function renderNode(node: TableNode, key: string, into: HTMLElement): void {
     }
   }
 }
-function renderTables(): void {
+function renderTables(trees: ReadonlyMap<Process, TableNode>): void {
   tablesEl.replaceChildren();
-  const m = machine;
-  if (!m) return;
-  const procs = m.liveProcesses();
-  if (procs.length === 0) { tablesEl.append(el("div", { class: "muted" }, "(no live process)")); return; }
-  for (const p of procs) {
-    const tree = pageTableTree(m, p)!;
+  if (!machine) return;
+  if (trees.size === 0) { tablesEl.append(el("div", { class: "muted" }, "(no live process)")); return; }
+  for (const [p, tree] of trees) {
     const regions = [...p.regions.values()].map((r) => `${r.name} ${hex(r.start)}+${hex(r.size)}`).join(", ");
     const sum = document.createDocumentFragment();
     sum.append(el("b", {}, p.name), ` · PGD pfn ${tree.pfn} · ${p.mm.nrTables} page-table pages`, el("span", { class: "muted" }, regions ? ` · ${regions}` : ""));
@@ -409,17 +407,17 @@ tablesEl.addEventListener("toggle", (ev) => {
   if (d.dataset.key) openState.set(d.dataset.key, d.open);
 }, true);
 
-function renderPage(): void {
+function renderPage(trees?: ReadonlyMap<Process, TableNode>): void {
   pageEl.replaceChildren();
   const m = machine;
   if (!m || selected === null || selected >= m.core.frames) { $("page-title").textContent = "(click a frame)"; return; }
-  const r: FrameRecord = frameRecord(m, selected);
+  const r: FrameRecord = frameRecord(m, selected, trees);
   $("page-title").textContent = `pfn ${r.pfn} (${hex(r.pfn)}) · ${r.kind}`;
   const t = el("table", { "data-pfn": String(r.pfn) });
   const sect = (s: string) => { const tr = el("tr", { class: "sect" }); tr.append(el("td", { colspan: "2" }, s)); t.append(tr); };
   const row = (name: string, v: unknown, field = name) => {
     const tr = el("tr");
-    const val = v === null || v === undefined ? "-" : typeof v === "boolean" ? String(v) : String(v);
+    const val = v === null || v === undefined ? "-" : String(v);
     tr.append(el("td", {}, name), el("td", { "data-field": field }, val));
     t.append(tr);
   };

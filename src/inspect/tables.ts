@@ -6,8 +6,8 @@
 import type { Machine } from "../machine.js";
 import type { Process } from "../mm/types.js";
 import {
-  PAGE_SIZE, PMD_SIZE, PUD_SIZE, PGDIR_SIZE, _PAGE_PSE, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_SPECIAL,
-  decodeEntry, entryHex,
+  PAGE_SIZE, PMD_SIZE, PUD_SIZE, PGDIR_SIZE, _PAGE_SPECIAL,
+  decodeEntry, entryHex, entryNone, ptePresent, pmdTransHuge,
 } from "../pgtable/x86_64.js";
 
 export type Level = "pgd" | "pud" | "pmd" | "pte";
@@ -79,16 +79,16 @@ function readTable(m: Machine, pfn: number, level: Level, va0: number): TableNod
   for (let i = 0; i < 512; i++) {
     const u32 = core.u32;
     const lo = u32[base + 2 * i] >>> 0, hi = u32[base + 2 * i + 1] >>> 0;
-    if (lo === 0 && hi === 0) continue;
+    if (entryNone(lo, hi)) continue;
     const va = va0 + i * SPAN[level];
     const { pfn: target, bits } = decodeEntry(lo, hi, level);
     const e: TableEntry = {
       level, index: i, va, lo, hi, hex: entryHex(lo, hi), bits, pfn: target,
-      present: (lo & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0, kind: "table",
+      present: ptePresent(lo), kind: "table",
     };
     if (level === "pte") {
       e.kind = (lo & _PAGE_SPECIAL) !== 0 || target === core.zeroPfn ? "zero" : "page";
-    } else if (level === "pmd" && (lo & _PAGE_PSE) !== 0) {
+    } else if (level === "pmd" && pmdTransHuge(lo)) {
       e.kind = target === core.hugeZeroPfn ? "hzero" : "thp";
       const dep = m.k.deposits.get(base + 2 * i);
       if (dep !== undefined) e.deposited = dep;
@@ -166,9 +166,9 @@ export function decodePageFlags(m: Machine, flags: number): string[] {
   return out;
 }
 
-/** The mapcount scheme a machine counts with ("doublemap" for builds that have only that one). */
+/** The mapcount scheme a machine counts with. */
 export function schemeOf(m: Machine): string {
-  return (m.k.core as { scheme?: string }).scheme ?? "doublemap";
+  return m.k.core.scheme;
 }
 
 /** One mapping of a frame by a live process. */
@@ -239,8 +239,11 @@ export interface FrameRecord {
   mappedAt: FrameMapping[];
 }
 
-/** The struct page fields of frame `pfn`. */
-export function frameRecord(m: Machine, pfn: number): FrameRecord {
+/**
+ * The struct page fields of frame `pfn`. `trees`: the live processes' page
+ * tables when the caller has already read them (pageTableTree), else read here.
+ */
+export function frameRecord(m: Machine, pfn: number, trees?: ReadonlyMap<Process, TableNode>): FrameRecord {
   const core = m.k.core;
   if (!Number.isInteger(pfn) || pfn < 0 || pfn >= core.frames) throw new Error(`no frame ${pfn}`);
   const kind = frameKind(m, pfn);
@@ -249,7 +252,7 @@ export function frameRecord(m: Machine, pfn: number): FrameRecord {
   const off = core.off;
   const flags = core.flags(pfn);
   const mapped = kind === "head" || kind === "tail" || kind === "page" || kind === "zero" || kind === "hzero";
-  const mappedAt = mapped ? mappingsOf(m, pfn) : [];
+  const mappedAt = mapped ? mappingsOf(m, pfn, trees) : [];
   let inspect: Record<string, unknown>;
   const at = mappedAt.find((x) => x.region !== null);
   if (at) {
@@ -287,12 +290,12 @@ export function frameRecord(m: Machine, pfn: number): FrameRecord {
 }
 
 /** Every mapping of `pfn` in the live processes' page tables (a reverse walk, for display). */
-export function mappingsOf(m: Machine, pfn: number): FrameMapping[] {
+export function mappingsOf(m: Machine, pfn: number, trees?: ReadonlyMap<Process, TableNode>): FrameMapping[] {
   const out: FrameMapping[] = [];
   const core = m.k.core;
   const head = core.headPfn(pfn);
   for (const p of m.liveProcesses()) {
-    const tree = pageTableTree(m, p);
+    const tree = trees?.get(p) ?? pageTableTree(m, p);
     if (!tree) continue;
     const regions = [...p.regions.values()];
     const add = (va: number, how: "PMD" | "PTE") => {
