@@ -224,7 +224,6 @@ export async function fuzzCommand(o: FuzzOptions, io: FuzzIO): Promise<number> {
           failed++;
           const lines = text.trimEnd().split("\n");
           const s = await shrinkScenario(lines, v, o.maxShrinkRuns ?? 60);
-          fs.mkdirSync(o.outDir, { recursive: true });
           const file = path.join(o.outDir, `${name}.scn`);
           const header = [
             `# thpemu fuzz: seed ${o.seed}, run ${i} (run seed ${rs}, ${o.ops} ops); ${lines.length} lines shrunk to ${s.lines.length} with ${s.kernelRuns} kernel runs`,
@@ -238,8 +237,15 @@ export async function fuzzCommand(o: FuzzOptions, io: FuzzIO): Promise<number> {
             const e = await onEmulator(body, file);
             if (!e.ok) body = body.replace(/^#   emulator: .*$/m, `#   emulator: ${e.error.split("\n")[0]}`);
           }
-          fs.writeFileSync(file, body);
-          log(`run ${i}: MISMATCH (${v.kind}), minimized to ${s.lines.length} lines: ${file}`);
+          try {
+            fs.mkdirSync(o.outDir, { recursive: true });
+            fs.writeFileSync(file, body);
+            log(`run ${i}: MISMATCH (${v.kind}), minimized to ${s.lines.length} lines: ${file}`);
+          } catch (err) {
+            // the finding must not be lost to an unwritable --out: print it instead
+            log(`run ${i}: MISMATCH (${v.kind}), minimized to ${s.lines.length} lines; cannot write ${file} (${(err as Error).message}), so here it is:`);
+            io.stderr.write(body);
+          }
           for (const d of describeVerdict(s.verdict).slice(0, 4)) log(`  ${d}`);
         }
       }
