@@ -56,6 +56,8 @@ export class Core {
   readonly frames: number;
   /** The mapcount scheme the core runs. */
   readonly scheme: SchemeName;
+  /** u32 words per entry point in the cost counters (the core's COST_STRIDE). */
+  private readonly costStride: number;
   // memory map
   readonly MEM_MAP_BASE: number;
   readonly SCRATCH_BASE: number;
@@ -77,6 +79,7 @@ export class Core {
     this.e = e;
     this.frames = frames;
     this.scheme = scheme;
+    this.costStride = g(e, "COST_STRIDE") >>> 2;
     this.MEM_MAP_BASE = g(e, "MEM_MAP_BASE");
     this.SCRATCH_BASE = g(e, "SCRATCH_BASE");
     this.SCRATCH_SLOTS = g(e, "SCRATCH_SLOTS");
@@ -167,10 +170,10 @@ export class Core {
   /** Tell the next split_huge_page that scratch[0..511] holds each subpage's PTE mappings. */
   setSplitCounts(): void { this.u32[this.G.SPLIT_COUNTS >>> 2] = 1; }
 
-  /** The rmap cost counters, per entry point. */
+  /** The rmap cost counters, per entry point (calls, atomics, pages touched: COST_STRIDE bytes each). */
   costs(): Record<CostOp, OpCost> {
     const base = this.G.COSTS >>> 2;
-    const stride = g(this.e, "COST_STRIDE") >>> 2;
+    const stride = this.costStride;
     const u32 = this.u32;
     const out = {} as Record<CostOp, OpCost>;
     COST_OPS.forEach((op, i) => {
@@ -181,7 +184,7 @@ export class Core {
   /** Copy of the raw cost counters (to undo the checker's own calls). */
   saveCosts(): Uint32Array {
     const base = this.G.COSTS >>> 2;
-    return this.u32.slice(base, base + COST_OPS.length * 3);
+    return this.u32.slice(base, base + COST_OPS.length * this.costStride);
   }
   restoreCosts(saved: Uint32Array): void { this.u32.set(saved, this.G.COSTS >>> 2); }
   resetCosts(): void { this.e.cost_reset(); }
