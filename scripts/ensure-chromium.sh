@@ -2,8 +2,11 @@
 # Make sure a headless-capable Chromium is at /usr/bin/chromium for the
 # browser test (test/browser.test.ts). Installs Debian's `chromium` package
 # with apt-get when it is missing and we are root; otherwise does nothing.
+# `npm test` runs it only in CI (CI set to anything but "", "0" or "false") or with
+# THPEMU_INSTALL_CHROMIUM=1; without those a missing Chromium skips the
+# browser tests instead. Run it by hand (as root) to install Chromium once.
 # Exit status: 0 when /usr/bin/chromium is there afterwards, 1 when not (the
-# test is then skipped and says why).
+# test then fails, saying why).
 set -u
 CHROMIUM=/usr/bin/chromium
 if [ -x "$CHROMIUM" ]; then

@@ -6,9 +6,14 @@
 // that the built package (dist/index.js) runs unchanged in the browser from a
 // plain <script type="module"> import.
 //
-// Chromium: scripts/ensure-chromium.sh installs Debian's `chromium` (apt-get)
-// when /usr/bin/chromium is missing and we are root. Without a Chromium the
-// tests are skipped and their names say why; they never pass silently.
+// Chromium: the browser is $THPEMU_CHROMIUM, default /usr/bin/chromium
+// (Debian's `chromium` package). `npm test` never installs system packages
+// on its own: only in CI (CI set to anything but "", "0" or "false") or with
+// THPEMU_INSTALL_CHROMIUM=1 does beforeAll run scripts/ensure-chromium.sh
+// (apt-get, as root) when the browser is missing, and then a failed install
+// fails the tests. Otherwise a missing browser skips them, with the reason
+// in their names: they never pass silently. Decided before the tests are
+// declared (chromiumPlan below).
 import { describe, it, expect, beforeAll, afterAll, afterEach } from "vitest";
 import { spawnSync, execFileSync } from "node:child_process";
 import http from "node:http";
@@ -25,28 +30,54 @@ import type { ObservationRecord, PageRecord, RegionRecord } from "../src/scenari
 import { frameKind, usedFrameLimit } from "../src/inspect/tables.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = path.join(ROOT, "test-artifacts");
 const SEED = fs.readFileSync(path.join(ROOT, "examples/seed-doublemap.scn"), "utf8");
 const KERNEL = "linux-4.5" as const;
 
-// Whether a Chromium can be had at all is known before the tests are
-// collected; installing it (slow) happens in beforeAll.
-function chromiumUnavailable(): string | null {
-  if (fs.existsSync(CHROMIUM)) return null;
-  const root = typeof process.getuid === "function" && process.getuid() === 0;
-  if (!root) return `${CHROMIUM} is missing and we are not root to install it`;
-  if (spawnSync("sh", ["-c", "command -v apt-get"]).status !== 0) return `${CHROMIUM} is missing and there is no apt-get`;
-  return null;
+const DEFAULT_CHROMIUM = "/usr/bin/chromium";
+
+/** $CI set and meaning yes: not empty, "0" or "false". */
+function isCI(v: string | undefined): boolean {
+  return v !== undefined && v !== "" && v !== "0" && v.toLowerCase() !== "false";
 }
-const unavailable = chromiumUnavailable();
-const why = unavailable ? ` [SKIPPED: no Chromium: ${unavailable}]` : "";
+
+function isExecutable(file: string): boolean {
+  try { fs.accessSync(file, fs.constants.X_OK); return fs.statSync(file).isFile(); } catch { return false; }
+}
+
+type ChromiumPlan =
+  /** Run the tests; beforeAll installs the browser first (`install`) or fails at once (`error`). */
+  | { run: true; chromium: string; install: boolean; error?: string }
+  /** Skip them: `why` goes into their names. */
+  | { run: false; chromium: string; why: string };
+
+/** Whether the browser tests run, with which Chromium, and how it is had. */
+function chromiumPlan(env: NodeJS.ProcessEnv, executable: (file: string) => boolean = isExecutable): ChromiumPlan {
+  const chromium = env.THPEMU_CHROMIUM || DEFAULT_CHROMIUM;
+  const custom = chromium !== DEFAULT_CHROMIUM;
+  if (executable(chromium)) return { run: true, chromium, install: false };
+  const asked = isCI(env.CI) || env.THPEMU_INSTALL_CHROMIUM === "1";
+  if (!asked) {
+    return {
+      run: false, chromium, why: custom
+        ? `THPEMU_CHROMIUM=${chromium} missing; point it at a Chromium or unset it`
+        : `${chromium} missing; set THPEMU_INSTALL_CHROMIUM=1 or install Debian's chromium`,
+    };
+  }
+  // CI or THPEMU_INSTALL_CHROMIUM=1: the tests must run, so a browser that cannot be had fails them
+  if (custom) return { run: true, chromium, install: false, error: `THPEMU_CHROMIUM=${chromium} missing (the installer only provides ${DEFAULT_CHROMIUM})` };
+  return { run: true, chromium, install: true };
+}
+
+const plan = chromiumPlan(process.env);
+const CHROMIUM = plan.chromium;
+const skip = !plan.run;
+const why = plan.run ? "" : ` (skipped: ${plan.why})`;
 
 let browser: Browser | undefined;
 let page: Page;
 let server: http.Server | undefined;
 let baseUrl = "";
-let installFailure: string | null = null;
 /** Uncaught exceptions and unhandled rejections in the page: each test ends with none. */
 const pageErrors: string[] = [];
 const timing: Record<string, number> = {};
@@ -95,43 +126,49 @@ function serve(mounts: [string, string][]): Promise<string> {
   }));
 }
 
-beforeAll(async () => {
-  if (unavailable) return;
-  let t = Date.now();
-  const ensure = spawnSync("sh", [path.join(ROOT, "scripts/ensure-chromium.sh")], { encoding: "utf8", timeout: 600_000 });
-  timing.ensureChromium = Date.now() - t;
-  if (ensure.status !== 0 || !fs.existsSync(CHROMIUM)) {
-    installFailure = `scripts/ensure-chromium.sh failed: ${(ensure.stderr || ensure.stdout || String(ensure.error)).trim().split("\n").pop()}`;
-    console.warn(`browser tests skipped: ${installFailure}`);
-    return;
-  }
-  t = Date.now();
-  execFileSync(process.execPath, [path.join(ROOT, "node_modules/vite/bin/vite.js"), "build", "--logLevel", "error"], {
-    cwd: ROOT, stdio: ["ignore", "pipe", "inherit"],
-  });
-  timing.viteBuild = Date.now() - t;
-  baseUrl = await serve([["/pkg/", ROOT], ["/", path.join(ROOT, "dist/web")]]);
-  t = Date.now();
-  const { chromium } = await import("playwright-core");
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
-  page.on("pageerror", (e) => { console.error("page error:", e.message); pageErrors.push(e.message); });
-  timing.launch = Date.now() - t;
-}, 720_000);
+/** The browser's hooks, for the tests that use it (the chromiumPlan tests need none). */
+function browserHooks(): void {
+  beforeAll(async () => {
+    if (!plan.run) return;
+    if (plan.error) throw new Error(plan.error);
+    let t = Date.now();
+    if (plan.install) {
+      // CI or THPEMU_INSTALL_CHROMIUM=1 asked for it: a failed install fails the tests
+      const ensure = spawnSync("sh", [path.join(ROOT, "scripts/ensure-chromium.sh")], { encoding: "utf8", timeout: 600_000 });
+      timing.ensureChromium = Date.now() - t;
+      if (ensure.status !== 0 || !isExecutable(CHROMIUM)) {
+        throw new Error(`scripts/ensure-chromium.sh could not install ${CHROMIUM}: ${
+          (ensure.stderr || ensure.stdout || String(ensure.error)).trim().split("\n").pop()}`);
+      }
+    }
+    t = Date.now();
+    execFileSync(process.execPath, [path.join(ROOT, "node_modules/vite/bin/vite.js"), "build", "--logLevel", "error"], {
+      cwd: ROOT, stdio: ["ignore", "pipe", "inherit"],
+    });
+    timing.viteBuild = Date.now() - t;
+    baseUrl = await serve([["/pkg/", ROOT], ["/", path.join(ROOT, "dist/web")]]);
+    t = Date.now();
+    const { chromium } = await import("playwright-core");
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+    page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+    page.on("pageerror", (e) => { console.error("page error:", e.message); pageErrors.push(e.message); });
+    timing.launch = Date.now() - t;
+  }, 720_000);
 
-afterEach(() => {
-  expect(pageErrors.splice(0), "uncaught errors in the page").toEqual([]);
-});
+  afterEach(() => {
+    expect(pageErrors.splice(0), "uncaught errors in the page").toEqual([]);
+  });
 
-afterAll(async () => {
-  await browser?.close();
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  if (Object.keys(timing).length) console.log("browser test timing (ms):", JSON.stringify(timing));
-});
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    if (Object.keys(timing).length) console.log("browser test timing (ms):", JSON.stringify(timing));
+  });
+}
 
 // ---- helpers -------------------------------------------------------------------------
 async function idle(): Promise<void> {
@@ -193,9 +230,35 @@ async function expectFramesMatch(twin: NodeTwin, dump: (PageRecord | RegionRecor
   }
 }
 
+describe("whether the browser tests run (chromiumPlan)", () => {
+  const has = (...files: string[]) => (f: string) => files.includes(f);
+  it("a present browser is used as it is, nothing installed", () => {
+    expect(chromiumPlan({}, has(DEFAULT_CHROMIUM))).toEqual({ run: true, chromium: DEFAULT_CHROMIUM, install: false });
+    expect(chromiumPlan({ CI: "true", THPEMU_CHROMIUM: "/opt/c" }, has("/opt/c"))).toEqual({ run: true, chromium: "/opt/c", install: false });
+  });
+  it("a missing browser is installed only in CI or with THPEMU_INSTALL_CHROMIUM=1", () => {
+    for (const env of [{ CI: "true" }, { CI: "1" }, { THPEMU_INSTALL_CHROMIUM: "1" }, { CI: "false", THPEMU_INSTALL_CHROMIUM: "1" }]) {
+      expect(chromiumPlan(env, has()), JSON.stringify(env)).toEqual({ run: true, chromium: DEFAULT_CHROMIUM, install: true });
+    }
+    for (const env of [{}, { CI: "" }, { CI: "0" }, { CI: "false" }, { CI: "FALSE" }, { THPEMU_INSTALL_CHROMIUM: "0" }]) {
+      const p = chromiumPlan(env, has());
+      expect(p.run, JSON.stringify(env)).toBe(false);
+      if (!p.run) expect(p.why).toBe("/usr/bin/chromium missing; set THPEMU_INSTALL_CHROMIUM=1 or install Debian's chromium");
+    }
+  });
+  it("a missing THPEMU_CHROMIUM skips outside CI and fails in CI (the installer cannot provide it)", () => {
+    expect(chromiumPlan({ THPEMU_CHROMIUM: "/nonexistent" }, has(DEFAULT_CHROMIUM))).toEqual({
+      run: false, chromium: "/nonexistent", why: "THPEMU_CHROMIUM=/nonexistent missing; point it at a Chromium or unset it",
+    });
+    const p = chromiumPlan({ CI: "true", THPEMU_CHROMIUM: "/nonexistent" }, has(DEFAULT_CHROMIUM));
+    expect(p).toMatchObject({ run: true, install: false, error: expect.stringContaining("/nonexistent missing") });
+  });
+});
+
 describe("the web page in Chromium", () => {
-  it.skipIf(!!unavailable)(`runs the seed scenario under linux-4.5 and shows what Node computes${why}`, async (ctx) => {
-    if (installFailure) ctx.skip(installFailure);
+  browserHooks();
+
+  it.skipIf(skip)(`runs the seed scenario under linux-4.5 and shows what Node computes${why}`, async () => {
     const t0 = Date.now();
     await page.goto(baseUrl + "/");
     await idle();
@@ -291,8 +354,7 @@ describe("the web page in Chromium", () => {
     timing.seedScenario = Date.now() - t0;
   });
 
-  it.skipIf(!!unavailable)(`shows a scenario error as "line N: message" and highlights the line${why}`, async (ctx) => {
-    if (installFailure) ctx.skip(installFailure);
+  it.skipIf(skip)(`shows a scenario error as "line N: message" and highlights the line${why}`, async () => {
     const text = "spawn p\nmmap p A 2M thp\n# a comment\ntouch p B 0 4K\ndump\n";
     const err = await runScenario(text, { kernel: KERNEL }).catch((e) => e);
     expect(err).toBeInstanceOf(ScenarioError);
@@ -307,8 +369,7 @@ describe("the web page in Chromium", () => {
     expect(await page.textContent("#error")).toBe(`line 2: ${perr.reason}`);
   });
 
-  it.skipIf(!!unavailable)(`the built package runs unchanged from a plain <script type="module"> import${why}`, async (ctx) => {
-    if (installFailure) ctx.skip(installFailure);
+  it.skipIf(skip)(`the built package runs unchanged from a plain <script type="module"> import${why}`, async (ctx) => {
     if (!fs.existsSync(path.join(ROOT, "dist/index.js"))) ctx.skip("dist/index.js is not built (npm run build)");
     // the documented use: a plain module script importing the package's dist/index.js; the
     // core is found at /pkg/build/thpemu.wasm through dist/core/loader.js's import.meta.url

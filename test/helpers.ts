@@ -13,7 +13,8 @@ export const PAGE = 4096;
 export const PMD = 2 * M;
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-export const examplesDir = path.resolve(repoRoot, "../shared/examples");
+/** The repository's examples (`NAME.scn`, and `NAME.expected.jsonl` where a real kernel recorded it). */
+export const examplesDir = path.resolve(repoRoot, "examples");
 
 /** A machine of modest size (fast to create, ample for the scenarios here). */
 export function machine(kernel: KernelName = "linux-6.18", memory = 256 * M): Promise<Machine> {
