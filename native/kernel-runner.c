@@ -11,15 +11,17 @@
  * comments, blank lines, hex and K/M/G suffixes are accepted anyway). Lines
  * are numbered from 1 in this input. `inspect P R OFF` (emulator struct page
  * fields) is checked for a valid process/region/offset and otherwise skipped:
- * it prints nothing here.
+ * it prints nothing here. `sysfs KNOB VALUE` sets a THP knob (below) and
+ * prints nothing either.
  * stdout: the JSONL, printed only when the whole run succeeded.
  * stderr: one message on failure.
- * Exit status: 0 ok; 2 scenario error (`line N: ...`, e.g. an access error);
- * 3 the runner itself failed (I/O on /proc, an actor died, ...); 4 the host
- * cannot serve (not root, no /proc/kpagecount, THP settings); 5 unsupported
- * here (split of a THP shared by several processes); 6 a split
- * failed; 7 interference (khugepaged, THP allocation failure, memory
- * pressure): run again.
+ * Exit status: 0 ok; 2 scenario error (`line N: ...`, e.g. an access error
+ * or an unknown sysfs knob); 3 the runner itself failed (I/O on /proc, an
+ * actor died, a knob could not be restored, ...); 4 the host cannot serve
+ * (not root, no /proc/kpagecount, no THP support); 5 unsupported here (split
+ * of a THP shared by several processes, a sysfs knob this host cannot set);
+ * 6 a split failed; 7 interference (khugepaged, THP allocation failure,
+ * memory pressure): run again.
  *
  * Design: the controller (this process) forks one actor per scenario
  * process; `fork P Q` makes actor P call fork(), so Q is a real child of P.
@@ -28,14 +30,35 @@
  * EOF and every actor exits (direct children also have PR_SET_PDEATHSIG);
  * the controller is a child subreaper, so orphaned actors are reparented to
  * it and reaped. Runs are serialized machine-wide with flock on
- * /tmp/thpemu-kernel.lock (a shrink is machine-wide). Never changes any
- * sysfs setting; only detects interference through /proc/vmstat and
- * khugepaged/pages_collapsed.
+ * /tmp/thpemu-kernel.lock (a shrink and the sysfs knobs are machine-wide).
+ * Interference is detected through /proc/vmstat and
+ * khugepaged/pages_collapsed (with `sysfs enabled always` khugepaged may
+ * collapse our ranges: that is interference, run again).
  *
- * Build: gcc -O2 -Wall -Wextra -o kernel-runner native/kernel-runner.c
+ * sysfs knobs: any host THP settings are fine; a scenario changes the ones
+ * it depends on with `sysfs KNOB VALUE` (KNOB relative to
+ * /sys/kernel/mm/transparent_hugepage: enabled, hugepages-NkB/enabled for
+ * N = 16 ... 2048, use_zero_page, shrink_underused, khugepaged/max_ptes_none).
+ * The first time a knob is changed its original value is kept in a static
+ * buffer and, before the write, in the journal /tmp/thpemu-kernel.knobs
+ * (one `KNOB ORIGINAL_VALUE` line per changed knob, written to a temporary
+ * file, fsynced and renamed, under the flock). Writing an `enabled` knob
+ * makes the kernel recompute vm.min_free_kbytes (start_stop_khugepaged), so
+ * its value is journaled too, as `/proc/sys/vm/min_free_kbytes N`, and put
+ * back only if it still differs once the THP knobs are restored. A first
+ * `# boot_id ID` line marks the boot the journal belongs to: after a reboot
+ * the knobs are reset anyway and the journal is just deleted. Every changed
+ * knob is restored when the run ends, on success, on every error path and
+ * in the SIGINT/SIGTERM/SIGHUP/SIGQUIT handler (open/write/close only), while
+ * the flock is still held; then the journal is deleted. After a SIGKILL the
+ * journal remains, and the next run restores what it lists right after
+ * taking the flock. Nothing else is ever written, apart from
+ * /proc/sys/vm/drop_caches for `shrink`. A knob this host cannot set (no
+ * such file, write refused) makes the scenario unsupported here (exit 5).
+ *
+ * Build: gcc -O2 -Wall -Wextra -std=gnu11 -o kernel-runner native/kernel-runner.c
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -157,6 +180,7 @@ static pid_t sig_pids[SIG_PIDS];
 static volatile sig_atomic_t sig_npids;
 
 static void cleanup_actors(void);
+static int end_run(void);
 
 static void vmsg(const char *fmt, va_list ap) {
   vfprintf(stderr, fmt, ap);
@@ -170,7 +194,7 @@ static _Noreturn void die(int code, const char *fmt, ...) {
   vmsg(fmt, ap);
   va_end(ap);
   if (getpid() != ctrl_pid) _exit(code); /* never from an actor, but be safe */
-  cleanup_actors();
+  end_run();
   exit(code);
 }
 
@@ -232,6 +256,353 @@ static char *slurp(const char *path, size_t *lenp) {
 }
 
 /* ------------------------------------------------------------------ */
+/* sysfs knobs (`sysfs KNOB VALUE`), their restore and the journal      */
+
+#define THP_DIR "/sys/kernel/mm/transparent_hugepage/"
+#define MIN_FREE_PATH "/proc/sys/vm/min_free_kbytes"
+#define JOURNAL_PATH "/tmp/thpemu-kernel.knobs"
+#define JOURNAL_TMP "/tmp/thpemu-kernel.knobs.tmp"
+#define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
+
+/* value kinds: enabled; hugepages-NkB/enabled; 0|1; max_ptes_none; and the
+ * side effect vm.min_free_kbytes (journaled and restored, never set by a
+ * scenario) */
+enum { KV_MODE, KV_SIZE, KV_BOOL, KV_PTES, KV_MINFREE };
+
+typedef struct {
+  const char *name; /* as in the scenario and the journal */
+  const char *path;
+  int kind;
+  char orig[24];                 /* the value before this run changed it */
+  volatile sig_atomic_t changed; /* orig valid and journaled: restore at the end */
+} Knob;
+
+#define KNOB(n, k) { n, THP_DIR n, k, "", 0 }
+static Knob knobs[] = {
+  KNOB("enabled", KV_MODE),
+  KNOB("hugepages-16kB/enabled", KV_SIZE),
+  KNOB("hugepages-32kB/enabled", KV_SIZE),
+  KNOB("hugepages-64kB/enabled", KV_SIZE),
+  KNOB("hugepages-128kB/enabled", KV_SIZE),
+  KNOB("hugepages-256kB/enabled", KV_SIZE),
+  KNOB("hugepages-512kB/enabled", KV_SIZE),
+  KNOB("hugepages-1024kB/enabled", KV_SIZE),
+  KNOB("hugepages-2048kB/enabled", KV_SIZE),
+  KNOB("use_zero_page", KV_BOOL),
+  KNOB("shrink_underused", KV_BOOL),
+  KNOB("khugepaged/max_ptes_none", KV_PTES),
+  /* last: restored after the THP knobs, whose writes move it */
+  { MIN_FREE_PATH, MIN_FREE_PATH, KV_MINFREE, "", 0 },
+};
+#undef KNOB
+#define NKNOBS ((int)(sizeof knobs / sizeof knobs[0]))
+#define MINFREE (&knobs[NKNOBS - 1])
+
+/* the journal was written by this run (or recovered): delete it once
+ * everything is restored */
+static volatile sig_atomic_t journal_live;
+
+/* A scenario knob by name (the min_free_kbytes side effect only if `side`). */
+static Knob *find_knob(const char *name, int side) {
+  for (int i = 0; i < NKNOBS; i++)
+    if (!strcmp(knobs[i].name, name) && (side || knobs[i].kind != KV_MINFREE)) return &knobs[i];
+  return NULL;
+}
+
+static const char *knob_expected(int kind) {
+  switch (kind) {
+  /* as src/knobs.ts says it */
+  case KV_MODE: return "always, madvise, never";
+  case KV_SIZE: return "always, inherit, madvise, never";
+  case KV_BOOL: return "0, 1";
+  case KV_PTES: return "0 … 511";
+  default: return "a decimal number";
+  }
+}
+
+static int value_ok(int kind, const char *v) {
+  switch (kind) {
+  case KV_SIZE:
+    if (!strcmp(v, "inherit")) return 1;
+    /* fall through */
+  case KV_MODE:
+    return !strcmp(v, "always") || !strcmp(v, "madvise") || !strcmp(v, "never");
+  case KV_BOOL:
+    return !strcmp(v, "0") || !strcmp(v, "1");
+  default: { /* decimal (leading zeros allowed, as by the kernel) */
+    size_t n = strlen(v);
+    if (n == 0 || n > 9) return 0;
+    for (size_t i = 0; i < n; i++)
+      if (v[i] < '0' || v[i] > '9') return 0;
+    return kind != KV_PTES || atoi(v) <= 511;
+  }
+  }
+}
+
+static int str_eq(const char *a, const char *b) { /* async-signal-safe strcmp() == 0 */
+  while (*a && *a == *b) a++, b++;
+  return *a == *b;
+}
+
+/* The current value of a knob: the bracketed word of `always [madvise]
+ * never`, or the number. 0 or an errno. Async-signal-safe. */
+static int read_knob(const Knob *k, char *out, size_t cap) {
+  char buf[256];
+  int fd = open(k->path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  ssize_t n;
+  do n = read(fd, buf, sizeof buf - 1);
+  while (n < 0 && errno == EINTR);
+  int e = errno;
+  close(fd);
+  if (n < 0) return e;
+  buf[n] = 0;
+  const char *p = buf;
+  for (const char *q = buf; *q; q++)
+    if (*q == '[') {
+      p = q + 1;
+      break;
+    }
+  while (*p == ' ' || *p == '\t' || *p == '\n') p++;
+  size_t len = 0;
+  while (p[len] && p[len] != ']' && p[len] != ' ' && p[len] != '\t' && p[len] != '\n') len++;
+  if (len == 0 || len >= cap) return EINVAL;
+  for (size_t i = 0; i < len; i++) out[i] = p[i];
+  out[len] = 0;
+  return 0;
+}
+
+/* 0 or an errno. Async-signal-safe. */
+static int write_knob(const char *path, const char *val) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  size_t len = 0;
+  while (val[len]) len++;
+  ssize_t n;
+  do n = write(fd, val, len);
+  while (n < 0 && errno == EINTR);
+  int e = n < 0 ? errno : n != (ssize_t)len ? EIO : 0;
+  if (close(fd) < 0 && !e && errno != EINTR) e = errno;
+  return e;
+}
+
+/* Put every changed knob back to its original value (skipping those that
+ * already have it; min_free_kbytes last, only if the knob writes left it
+ * moved), then delete the journal. 0, or the errno of the first failure
+ * (*bad = its index; the journal stays for the next run). Async-signal-safe. */
+static int restore_knobs(int *bad) {
+  int err = 0;
+  for (int i = 0; i < NKNOBS; i++) {
+    Knob *k = &knobs[i];
+    if (!k->changed) continue;
+    char cur[sizeof k->orig];
+    int e = 0;
+    if (read_knob(k, cur, sizeof cur) != 0 || !str_eq(cur, k->orig)) e = write_knob(k->path, k->orig);
+    if (e) {
+      if (!err) {
+        err = e;
+        *bad = i;
+      }
+      continue;
+    }
+    k->changed = 0;
+  }
+  if (!err && journal_live) {
+    unlink(JOURNAL_PATH);
+    journal_live = 0;
+  }
+  return err;
+}
+
+static void block_signals(sigset_t *old) {
+  sigset_t s;
+  sigemptyset(&s);
+  sigaddset(&s, SIGINT);
+  sigaddset(&s, SIGTERM);
+  sigaddset(&s, SIGHUP);
+  sigaddset(&s, SIGQUIT);
+  sigprocmask(SIG_BLOCK, &s, old);
+}
+
+/* End of the run on every path of the controller: restore the knobs while
+ * the flock is still ours, then kill the actors (which releases it). 0, or
+ * the errno of a failed restore (reported on stderr). */
+static int end_run(void) {
+  sigset_t old;
+  block_signals(&old);
+  int bad = 0, e = restore_knobs(&bad);
+  if (e)
+    fprintf(stderr, "cannot restore sysfs knob %s to %s: %s (%s keeps it for the next run)\n", knobs[bad].name,
+            knobs[bad].orig, strerror(e), JOURNAL_PATH);
+  cleanup_actors();
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  return e;
+}
+
+static int read_boot_id(char *out, size_t cap) {
+  int fd = open(BOOT_ID_PATH, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, out, cap - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  out[n] = 0;
+  out[strcspn(out, " \n")] = 0;
+  return out[0] != 0;
+}
+
+/* Write the journal: the changed knobs plus k and side. 0 or an errno. */
+static int write_journal(const Knob *k, const Knob *side) {
+  char buf[2048], id[64];
+  size_t n = 0;
+  if (read_boot_id(id, sizeof id)) n += (size_t)snprintf(buf + n, sizeof buf - n, "# boot_id %s\n", id);
+  for (int i = 0; i < NKNOBS; i++)
+    if (knobs[i].changed || &knobs[i] == k || &knobs[i] == side)
+      n += (size_t)snprintf(buf + n, sizeof buf - n, "%s %s\n", knobs[i].name, knobs[i].orig);
+  if (n >= sizeof buf) return ENOSPC;
+  unlink(JOURNAL_TMP);
+  int fd = open(JOURNAL_TMP, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) return errno;
+  size_t done = 0;
+  while (done < n) {
+    ssize_t w = write(fd, buf + done, n - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      int e = w < 0 ? errno : EIO;
+      close(fd);
+      unlink(JOURNAL_TMP);
+      return e;
+    }
+    done += (size_t)w;
+  }
+  if (fsync(fd) < 0 || close(fd) < 0 || rename(JOURNAL_TMP, JOURNAL_PATH) < 0) {
+    int e = errno;
+    unlink(JOURNAL_TMP);
+    return e;
+  }
+  return 0;
+}
+
+static _Noreturn void knob_unsupported(const Knob *k, const char *val, const char *why) {
+  fprintf(stderr, "unsupported: cannot set sysfs knob %s to %s on this host (line %d: %s)\n", k->name, val, cur_line, why);
+  end_run();
+  exit(EX_UNSUPPORTED);
+}
+
+/* `sysfs KNOB VALUE`: journal the original value(s), then write. */
+static void op_sysfs(const char *name, const char *val) {
+  Knob *k = find_knob(name, 0);
+  if (!k) die_line(EX_SCENARIO, "unknown sysfs knob '%s'", name);
+  sigset_t old;
+  block_signals(&old); /* the handler sees the knobs and the journal consistent */
+  int e;
+  /* writing an enabled knob runs start_stop_khugepaged(), which recomputes
+   * vm.min_free_kbytes */
+  Knob *side = (k->kind == KV_MODE || k->kind == KV_SIZE) && !MINFREE->changed ? MINFREE : NULL;
+  if (!k->changed || side) {
+    if (!k->changed && (e = read_knob(k, k->orig, sizeof k->orig)) != 0) {
+      sigprocmask(SIG_SETMASK, &old, NULL);
+      knob_unsupported(k, val, e == EINVAL ? "cannot read its current value" : strerror(e));
+    }
+    if (!k->changed && !value_ok(k->kind, k->orig)) {
+      char why[96];
+      snprintf(why, sizeof why, "unexpected current value '%s'", k->orig);
+      sigprocmask(SIG_SETMASK, &old, NULL);
+      knob_unsupported(k, val, why);
+    }
+    if (side && ((e = read_knob(side, side->orig, sizeof side->orig)) != 0 || !value_ok(side->kind, side->orig))) {
+      sigprocmask(SIG_SETMASK, &old, NULL);
+      die_line(EX_INTERNAL, "cannot read %s: %s", side->path, e ? strerror(e) : "unexpected value");
+    }
+    if ((e = write_journal(k, side)) != 0) {
+      sigprocmask(SIG_SETMASK, &old, NULL);
+      die_line(EX_INTERNAL, "cannot write %s: %s", JOURNAL_PATH, strerror(e));
+    }
+    journal_live = 1;
+    k->changed = 1;
+    if (side) side->changed = 1;
+  }
+  char canon[16];
+  if (k->kind == KV_PTES) { /* the kernel shows 12 for 012: compare with that */
+    snprintf(canon, sizeof canon, "%d", atoi(val));
+    val = canon;
+  }
+  e = write_knob(k->path, val);
+  char now[sizeof k->orig] = "";
+  if (!e && read_knob(k, now, sizeof now) == 0 && !str_eq(now, val)) {
+    char why[96];
+    snprintf(why, sizeof why, "it reads back as '%s'", now);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    knob_unsupported(k, val, why);
+  }
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  if (e) knob_unsupported(k, val, strerror(e));
+}
+
+/* Right after taking the flock: a journal means a runner died (SIGKILL)
+ * with knobs changed. Restore what it lists, then delete it. */
+static void recover_journal(void) {
+  unlink(JOURNAL_TMP); /* a journal write that never got renamed */
+  int fd = open(JOURNAL_PATH, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return;
+    die(EX_HOST, "host cannot serve: open %s: %s", JOURNAL_PATH, strerror(errno));
+  }
+  struct stat st;
+  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022))
+    die(EX_HOST, "host cannot serve: %s is not a regular file owned by root and writable only by it: "
+        "check the THP sysfs knobs and remove it", JOURNAL_PATH);
+  char buf[4096];
+  ssize_t n;
+  do n = read(fd, buf, sizeof buf - 1);
+  while (n < 0 && errno == EINTR);
+  close(fd);
+  if (n < 0) die(EX_HOST, "host cannot serve: read %s: %s", JOURNAL_PATH, strerror(errno));
+  buf[n] = 0;
+  sigset_t old;
+  block_signals(&old);
+  int stale = 0;
+  for (char *l = buf; *l;) {
+    char *nl = strchr(l, '\n');
+    if (nl) *nl = 0;
+    char a[64], b[sizeof knobs[0].orig], c[64], id[64];
+    int nt = sscanf(l, "%63s %23s %63s", a, b, c); /* a longer value splits into a third token: invalid */
+    if (nt > 0 && a[0] == '#') {
+      /* written before a reboot, which reset the knobs: nothing to restore */
+      if (nt == 3 && !strcmp(a, "#") && !strcmp(b, "boot_id") && read_boot_id(id, sizeof id) && strcmp(id, c))
+        stale = 1;
+    } else if (nt > 0) {
+      Knob *k = nt == 2 ? find_knob(a, 1) : NULL;
+      if (!k || !value_ok(k->kind, b)) {
+        for (int i = 0; i < NKNOBS; i++) knobs[i].changed = 0;
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        die(EX_HOST, "host cannot serve: %s (left by a runner that died) has an invalid line '%s': "
+            "check the THP sysfs knobs and remove it", JOURNAL_PATH, l);
+      }
+      snprintf(k->orig, sizeof k->orig, "%s", b);
+      k->changed = 1;
+    }
+    if (!nl) break;
+    l = nl + 1;
+  }
+  if (stale) {
+    for (int i = 0; i < NKNOBS; i++) knobs[i].changed = 0;
+    unlink(JOURNAL_PATH);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return;
+  }
+  journal_live = 1;
+  int bad = 0, e = restore_knobs(&bad);
+  if (e) {
+    for (int i = 0; i < NKNOBS; i++) knobs[i].changed = 0;
+    journal_live = 0; /* keep it: the next run tries again */
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    die(EX_HOST, "host cannot serve: cannot restore sysfs knob %s to %s as %s (left by a runner that died) says: %s",
+        knobs[bad].name, knobs[bad].orig, JOURNAL_PATH, strerror(e));
+  }
+  sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+/* ------------------------------------------------------------------ */
 /* host checks                                                          */
 
 static void check_host(void) {
@@ -242,35 +613,8 @@ static void check_host(void) {
   if (sysconf(_SC_PAGESIZE) != (long)PAGE_SZ) WHY("page size is not 4 KiB; ");
   if (access("/proc/kpagecount", R_OK) != 0) WHY("/proc/kpagecount is not readable (%s); ", strerror(errno));
   if (access("/proc/kpageflags", R_OK) != 0) WHY("/proc/kpageflags is not readable (%s); ", strerror(errno));
-  const char *thp = "/sys/kernel/mm/transparent_hugepage";
-  char path[512];
-  snprintf(path, sizeof path, "%s/enabled", thp);
-  char *s = slurp(path, NULL);
-  if (!s) WHY("%s: %s (no THP support?); ", path, strerror(errno));
-  else {
-    if (!strstr(s, "[madvise]")) WHY("THP mode is not madvise (%s: %.*s); ", path, (int)strcspn(s, "\n"), s);
-    free(s);
-  }
-  snprintf(path, sizeof path, "%s/use_zero_page", thp);
-  s = slurp(path, NULL);
-  if (!s || atoi(s) != 1) WHY("%s is not 1; ", path);
-  free(s);
-  DIR *d = opendir(thp);
-  if (d) {
-    struct dirent *de;
-    while ((de = readdir(d))) {
-      if (strncmp(de->d_name, "hugepages-", 10) != 0) continue;
-      snprintf(path, sizeof path, "%s/%s/enabled", thp, de->d_name);
-      s = slurp(path, NULL);
-      if (!s) continue; /* e.g. hugepages-8kB has no anon "enabled" */
-      int is2m = strcmp(de->d_name, "hugepages-2048kB") == 0;
-      int ok = is2m ? (strstr(s, "[inherit]") || strstr(s, "[madvise]")) : strstr(s, "[never]") != NULL;
-      if (!ok)
-        WHY("%s is %.*s (want %s); ", path, (int)strcspn(s, "\n"), s, is2m ? "[inherit] or [madvise]" : "[never]");
-      free(s);
-    }
-    closedir(d);
-  }
+  /* any THP settings are fine: a scenario sets the knobs it depends on */
+  if (access(THP_DIR "enabled", F_OK) != 0) WHY("%senabled: %s (no THP support?); ", THP_DIR, strerror(errno));
 #undef WHY
   if (w) {
     if (w >= 2 && w < sizeof why) why[w - 2] = 0;
@@ -490,6 +834,17 @@ static void actor_init_spawned(int chan) {
 /* controller: processes and regions                                    */
 
 static void on_signal(int sig) {
+  if (getpid() != ctrl_pid) _exit(128 + sig); /* an actor not set up yet */
+  /* knobs first, while the flock is ours (the actors hold it too) */
+  int bad = 0;
+  if (restore_knobs(&bad)) {
+    static const char m1[] = "cannot restore sysfs knob ", m2[] = " (" JOURNAL_PATH " keeps it for the next run)\n";
+    const char *name = knobs[bad].name;
+    size_t n = 0;
+    while (name[n]) n++;
+    if (write(2, m1, sizeof m1 - 1) > 0 && write(2, name, n) > 0 && write(2, m2, sizeof m2 - 1) > 0) {
+    }
+  }
   for (int i = 0; i < sig_npids; i++) kill(sig_pids[i], SIGKILL);
   syscall(SYS_close_range, 3U, ~0U, 0U); /* EOF for every actor */
   while (waitpid(-1, NULL, 0) > 0 || errno == EINTR) {
@@ -1007,6 +1362,7 @@ static void check_syntax(const Op *op) {
     { "shrink", 0, 0, "shrink" },
     { "dump", 0, 1, "dump [LABEL]" },
     { "inspect", 3, 3, "inspect P R OFF" },
+    { "sysfs", 2, 2, "sysfs KNOB VALUE" },
   };
   cur_line = op->line;
   const char *kw = op->argv[0];
@@ -1018,6 +1374,14 @@ static void check_syntax(const Op *op) {
   if (nargs < ar[k].min || nargs > ar[k].max) die_line(EX_SCENARIO, "usage: %s", ar[k].usage);
   uint64_t v;
   if (!strcmp(kw, "dump") || !strcmp(kw, "shrink")) return;
+  if (!strcmp(kw, "sysfs")) {
+    const Knob *kn = find_knob(op->argv[1], 0);
+    if (!kn) die_line(EX_SCENARIO, "unknown sysfs knob '%s'", op->argv[1]);
+    if (!value_ok(kn->kind, op->argv[2]))
+      die_line(EX_SCENARIO, "bad value '%s' for sysfs knob '%s' (expected %s)", op->argv[2], op->argv[1],
+               knob_expected(kn->kind));
+    return;
+  }
   /* names: P, and R or Q */
   if (!valid_name(op->argv[1])) die_line(EX_SCENARIO, "invalid process name '%s'", op->argv[1]);
   if (nargs >= 2 && !valid_name(op->argv[2]))
@@ -1272,7 +1636,7 @@ static void op_split(const char *pname, const char *rname, uint64_t off, uint64_
               cur_line);
       free(others);
       free(fs);
-      cleanup_actors();
+      end_run();
       exit(EX_UNSUPPORTED);
     }
   }
@@ -1300,7 +1664,7 @@ static void op_split(const char *pname, const char *rname, uint64_t off, uint64_
         fprintf(stderr, "unsupported: split of a THP that was shared by several processes cannot be checked on this kernel "
                 "(line %d: the THP at %s %s offset %#llx is mapped by %s alone, but MADV_COLD still treats it as "
                 "maybe mapped shared)\n", cur_line, pname, rname, (unsigned long long)at, pname);
-        cleanup_actors();
+        end_run();
         exit(EX_UNSUPPORTED);
       }
       die_line(EX_SPLIT, "split failed: the THP at %s %s offset %#llx is still large after %d MADV_COLD", pname, rname,
@@ -1334,6 +1698,7 @@ static void run_op(Op *op) {
   } else if (!strcmp(kw, "split")) op_split(v[1], v[2], num(v[3]), num(v[4]));
   else if (!strcmp(kw, "shrink")) op_shrink();
   else if (!strcmp(kw, "dump")) do_dump(op->argc > 1 ? v[1] : NULL);
+  else if (!strcmp(kw, "sysfs")) op_sysfs(v[1], v[2]);
   else if (!strcmp(kw, "inspect")) {
     /* the emulator's struct page fields have no kernel counterpart: checked
      * like any access to the page's range, then skipped (no record) */
@@ -1433,6 +1798,7 @@ int main(int argc, char **argv) {
   while (flock(lock_fd, LOCK_EX) < 0) {
     if (errno != EINTR) die(EX_INTERNAL, "flock %s: %s", LOCK_PATH, strerror(errno));
   }
+  recover_journal(); /* a previous runner died with knobs changed */
 
   pin_cpu();
   out = open_memstream(&out_buf, &out_len);
@@ -1444,7 +1810,7 @@ int main(int argc, char **argv) {
 
   const char *why = interference();
   if (why) die(EX_INTERFERENCE, "%s", why);
-  cleanup_actors();
+  if (end_run()) return EX_INTERNAL;
   if (fclose(out) != 0) die(EX_INTERNAL, "cannot buffer the output");
   size_t done = 0;
   while (done < out_len) {
