@@ -7,14 +7,14 @@ import {
   PAGE_MAPPING, PAGE_INDEX, PAGE_COMPOUND_HEAD, PAGE_COMPOUND_DTOR, PAGE_COMPOUND_ORDER,
   PAGE_DEFERRED_LIST, PAGE_LARGE_MAPCOUNT, PAGE_MM_ID0, PAGE_MM_ID1, PAGE_MM_ID_MAPCOUNT0,
   PAGE_MM_ID_MAPCOUNT1, PG_head, PG_anon_exclusive, PG_nonzero, SCRATCH_BASE, SCRATCH_SLOTS, PG_swapbacked, PG_uptodate, PG_dirty,
-  PG_referenced, PAGE_FLAGS_CHECK_AT_PREP, TRANSHUGE_PAGE_DTOR, G_SPLIT_QUEUE,
+  PG_referenced, PG_partially_mapped, PAGE_FLAGS_CHECK_AT_PREP, TRANSHUGE_PAGE_DTOR, G_SPLIT_QUEUE,
   G_SPLIT_QUEUE_LEN, G_HUGE_ZERO_PFN, G_HUGE_ZERO_REFCOUNT, NIL, VM_THP_SPLIT_PAGE,
   VM_THP_DEFERRED_SPLIT_PAGE, VM_THP_ZERO_PAGE_ALLOC, ERR_BUSY,
 } from "./layout";
 import {
   pfn_to_page, page_to_pfn, nth_page, compound_head, compound_mapcount_raw, PageHead,
   list_init, list_add_tail, list_del, list_next, count_vm_event, set_error, page_ref_add,
-  clear_bit,
+  clear_bit, set_bit, test_bit,
 } from "./page";
 import { alloc_pages, __free_pages, clear_first_tail_words } from "./page_alloc";
 import { total_mapcount, split_prepare_subpages } from "./rmap";
@@ -49,11 +49,9 @@ export function thp_alloc(): u32 {
 
 /** free_transhuge_page: the THP destructor unlinks it from the split queue. */
 function free_transhuge_page(head: u32): void {
+  deferred_split_dequeue(head);
   const node = deferred_list(head);
-  if (load<u32>(node) != node) {
-    list_del(node);
-    store<u32>(G_SPLIT_QUEUE_LEN, load<u32>(G_SPLIT_QUEUE_LEN) - 1);
-  }
+  clear_bit(nth_page(head, 1), PG_partially_mapped); // folio_unqueue_deferred_split
   store<u64>(node, 0);
   store<u64>(node + 8, 0);
   __free_pages(head, HPAGE_PMD_ORDER);
@@ -76,13 +74,52 @@ export function put_page(page: u32): void {
   }
 }
 
-/** deferred_split_huge_page: queue a THP once. */
-export function deferred_split_huge_page(head: u32): void {
+/**
+ * deferred_split_folio: queue a THP once. `partially_mapped` (the rmap
+ * found a subpage unmapped) also sets PG_partially_mapped, which only a
+ * split or a free clears; without it (6.12+: a new THP queued for the
+ * underused shrinker) the flag is left as it is.
+ */
+export function deferred_split_folio(head: u32, partially_mapped: bool): void {
+  const first = nth_page(head, 1);
+  if (partially_mapped && !test_bit(first, PG_partially_mapped)) {
+    set_bit(first, PG_partially_mapped);
+    count_vm_event(VM_THP_DEFERRED_SPLIT_PAGE);
+  }
   const node = deferred_list(head);
   if (load<u32>(node) != node) return;
   list_add_tail(node, G_SPLIT_QUEUE);
   store<u32>(G_SPLIT_QUEUE_LEN, load<u32>(G_SPLIT_QUEUE_LEN) + 1);
-  count_vm_event(VM_THP_DEFERRED_SPLIT_PAGE);
+}
+
+/** Take a THP off the deferred split queue (list_del_init), if it is on it. */
+export function deferred_split_dequeue(head: u32): void {
+  const node = deferred_list(head);
+  if (load<u32>(node) == node) return;
+  list_del(node);
+  list_init(node);
+  store<u32>(G_SPLIT_QUEUE_LEN, load<u32>(G_SPLIT_QUEUE_LEN) - 1);
+}
+
+/** folio_test_partially_mapped. */
+export function folio_test_partially_mapped(head: u32): bool {
+  return test_bit(nth_page(head, 1), PG_partially_mapped);
+}
+
+/**
+ * thp_underused (6.12+): more than `max_ptes_none` of the THP's subpages are
+ * zero-filled (the emulator knows a page's content by PG_nonzero, set by a
+ * write). Counts with the kernel's two early exits.
+ */
+export function thp_underused(head: u32, max_ptes_none: u32): bool {
+  if (max_ptes_none >= HPAGE_PMD_NR - 1) return false;
+  let zero: u32 = 0, filled: u32 = 0;
+  for (let i: u32 = 0; i < HPAGE_PMD_NR; i++) {
+    if (!test_bit(nth_page(head, i), PG_nonzero)) {
+      if (++zero > max_ptes_none) return true;
+    } else if (++filled >= HPAGE_PMD_NR - max_ptes_none) return false;
+  }
+  return false;
 }
 
 // Flags a tail inherits from the head at split (__split_huge_page_tail).
@@ -105,12 +142,9 @@ export function split_huge_page(head: u32): i32 {
     page_ref_add(head, -1);
     return set_error(ERR_BUSY);
   }
-  // Off the deferred queue (under split_queue_lock in the kernel).
-  const node = deferred_list(head);
-  if (load<u32>(node) != node) {
-    list_del(node);
-    store<u32>(G_SPLIT_QUEUE_LEN, load<u32>(G_SPLIT_QUEUE_LEN) - 1);
-  }
+  // Off the deferred queue (under split_queue_lock in the kernel); the
+  // tails' flags, PG_partially_mapped among them, are rewritten below.
+  deferred_split_dequeue(head);
   const mapping = load<u32>(head + PAGE_MAPPING);
   const index = load<u64>(head + PAGE_INDEX);
   const headFlags = load<u32>(head + PAGE_FLAGS);

@@ -8,7 +8,7 @@ export {
   PAGE_DEFERRED_LIST, PAGE_INDEX, PAGE_PRIVATE, PAGE_MAPCOUNT, PAGE_REFCOUNT,
   PAGE_LARGE_MAPCOUNT, PAGE_MM_ID0, PAGE_MM_ID1, PAGE_MM_ID_MAPCOUNT0, PAGE_MM_ID_MAPCOUNT1,
   PG_locked, PG_referenced, PG_uptodate, PG_dirty, PG_lru, PG_reserved, PG_private,
-  PG_private_2, PG_double_map, PG_head, PG_anon_exclusive, PG_swapbacked, PG_pgtable, PG_nonzero,
+  PG_private_2, PG_double_map, PG_reclaim, PG_partially_mapped, PG_head, PG_anon_exclusive, PG_swapbacked, PG_pgtable, PG_nonzero,
   PAGE_MAPPING_ANON, TAIL_MAPPING, PAGE_BUDDY_MAPCOUNT_VALUE, TRANSHUGE_PAGE_DTOR,
   FOLIO_MM_IDS_SHARED_BIT,
   G_NR_FRAMES, G_PT_POOL_BASE, G_ZERO_PFN, G_HUGE_ZERO_PFN, G_HUGE_ZERO_REFCOUNT,
@@ -31,7 +31,11 @@ export { cost_accounting } from "./rmap/cost";
 import { pfn_to_page, compound_head, page_to_pfn, compound_order as _compound_order } from "./page";
 import { mem_init } from "./page_alloc";
 import * as rmap from "./rmap";
-import { thp_is_queued as _thp_is_queued } from "./huge_memory";
+import {
+  thp_is_queued as _thp_is_queued, deferred_split_folio as _deferred_split_folio,
+  deferred_split_dequeue as _deferred_split_dequeue, folio_test_partially_mapped as _folio_test_partially_mapped,
+  thp_underused as _thp_underused,
+} from "./huge_memory";
 import { split_huge_page as _split_huge_page } from "./huge_memory";
 
 export {
@@ -69,6 +73,10 @@ export function compound_mapcount(pfn: u32): i32 { return rmap.compound_mapcount
 export function head_pfn(pfn: u32): u32 { return page_to_pfn(compound_head(pfn_to_page(pfn))); }
 export function compound_order(pfn: u32): u32 { return _compound_order(compound_head(pfn_to_page(pfn))); }
 export function thp_is_queued(pfn: u32): bool { return _thp_is_queued(pfn_to_page(pfn)); }
+export function deferred_split_folio(pfn: u32, partially_mapped: bool): void { _deferred_split_folio(pfn_to_page(pfn), partially_mapped); }
+export function deferred_split_dequeue(pfn: u32): void { _deferred_split_dequeue(pfn_to_page(pfn)); }
+export function folio_test_partially_mapped(pfn: u32): bool { return _folio_test_partially_mapped(pfn_to_page(pfn)); }
+export function thp_underused(pfn: u32, max_ptes_none: u32): bool { return _thp_underused(pfn_to_page(pfn), max_ptes_none); }
 export function split_huge_page(pfn: u32): i32 {
   const rc = _split_huge_page(pfn_to_page(pfn));
   store<u32>(G_SPLIT_COUNTS, 0); // the host's per-subpage counts were for this call only

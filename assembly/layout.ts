@@ -65,6 +65,9 @@ export const PG_writeback: u32 = 13;
 export const PG_head: u32 = 14;
 export const PG_swapcache: u32 = 15;
 export const PG_anon_exclusive: u32 = 16; // 5.19+: alias of PG_mappedtodisk
+export const PG_reclaim: u32 = 17;
+/** 6.10+ folio flag in the first tail: the THP lost some of its mappings (deferred_split_folio(folio, true)). */
+export const PG_partially_mapped: u32 = PG_reclaim;
 export const PG_swapbacked: u32 = 18;
 export const PG_mlocked: u32 = 20;
 export const PG_pgtable: u32 = 24; // emulator marker for page-table pages (PageTable)

@@ -41,7 +41,7 @@ import {
   nopagemapcount_split_pmd, nopagemapcount_page_mapcount, nopagemapcount_total_mapcount,
 } from "./rmap/nopagemapcount";
 import { folio_set_large_mapcount, folio_add_large_mapcount, folio_sub_large_mapcount } from "./mm_id";
-import { deferred_split_huge_page } from "./huge_memory";
+import { deferred_split_folio } from "./huge_memory";
 import { cost_begin, cost_end, atomic_ops, touch } from "./rmap/cost";
 
 @inline function scheme(): u32 { return load<u32>(G_SCHEME); }
@@ -110,7 +110,7 @@ export function page_dup_rmap(page: u32, compound: bool, mm: u32): void {
   cost_end(prev);
 }
 
-/** page_remove_rmap (+ deferred_split_huge_page when the scheme finds the folio partially mapped). */
+/** page_remove_rmap (+ deferred_split_folio(folio, true) when the scheme finds the folio partially mapped). */
 export function page_remove_rmap(page: u32, compound: bool, mm: u32): void {
   const prev = cost_begin(COST_REMOVE);
   const head = compound_head(page);
@@ -124,7 +124,7 @@ export function page_remove_rmap(page: u32, compound: bool, mm: u32): void {
     default: queue = doublemap_remove_rmap(page, compound);
   }
   cost_end(prev);
-  if (queue) deferred_split_huge_page(head);
+  if (queue) deferred_split_folio(head, true);
 }
 
 /**

@@ -4,7 +4,8 @@
 // throws a UserError without changing anything; an operation that runs out of
 // emulated memory half-way is rolled back from a snapshot.
 import { Core, BadPageError } from "./core/frames.js";
-import { PROFILES, SCHEMES, type KernelName, type Profile, type SchemeName } from "./profiles.js";
+import { PROFILES, SCHEMES, QUIRK_NAMES, type KernelName, type Profile, type SchemeName, type HostQuirks } from "./profiles.js";
+import { KNOB_NAMES, isMthpKnob, parseKnob, type KnobName, type ThpKnobs } from "./knobs.js";
 import { PageTables } from "./pgtable/walk.js";
 import { PAGE_SIZE, PMD_SIZE, TASK_SIZE, _PAGE_PSE, _PAGE_SPECIAL, _PAGE_PRESENT, _PAGE_PROTNONE, entryPfn } from "./pgtable/x86_64.js";
 import type { Kernel, Mm, Process, Region, Vma } from "./mm/types.js";
@@ -36,6 +37,13 @@ export interface MachineOptions {
    * Default: the profile's (linux-4.5: doublemap, linux-6.18: large).
    */
   scheme?: SchemeName;
+  /**
+   * Initial THP knob values (default: the profile's; `thpemu probe`'s
+   * `knobs` for the host). Each is checked as a `sysfs` line would be.
+   */
+  knobs?: Partial<ThpKnobs>;
+  /** Host kernel quirks that override the profile's (`thpemu probe`'s `quirks`; docs/host.md). */
+  quirks?: Partial<HostQuirks>;
 }
 
 export const DEFAULT_MEMORY = 4 * 1024 ** 3;
@@ -50,6 +58,7 @@ interface Snapshot {
   nextMmId: number;
   nextAnonVma: number;
   dumps: number;
+  knobs: ThpKnobs;
 }
 
 export class Machine {
@@ -60,16 +69,27 @@ export class Machine {
   readonly procs = new Map<string, Process>();
   private dumps = 0;
 
-  private constructor(core: Core, profile: Profile, memoryBytes: number) {
+  private constructor(core: Core, profile: Profile, memoryBytes: number, knobs: ThpKnobs) {
     this.profile = profile;
     this.memoryBytes = memoryBytes;
-    this.k = { core, pt: new PageTables(core), profile, deposits: new Map(), nextMmId: 1, nextAnonVma: 1 };
+    this.k = { core, pt: new PageTables(core), profile, knobs, deposits: new Map(), nextMmId: 1, nextAnonVma: 1 };
   }
 
   /** Build a machine. */
   static async create(opts: MachineOptions = {}): Promise<Machine> {
-    const profile = PROFILES[opts.kernel ?? "linux-6.18"];
-    if (!profile) throw new UserError(`unknown kernel profile '${opts.kernel}' (linux-6.18 or linux-4.5)`);
+    const base = PROFILES[opts.kernel ?? "linux-6.18"];
+    if (!base) throw new UserError(`unknown kernel profile '${opts.kernel}' (linux-6.18 or linux-4.5)`);
+    const profile: Profile = { ...base };
+    for (const [q, v] of Object.entries(opts.quirks ?? {})) {
+      if (!(QUIRK_NAMES as string[]).includes(q) || typeof v !== "boolean") {
+        throw new UserError(`unknown host quirk '${q}' or not a boolean (${QUIRK_NAMES.join(", ")})`);
+      }
+      profile[q as keyof HostQuirks] = v;
+    }
+    const knobs: ThpKnobs = { ...profile.initialKnobs };
+    for (const [name, v] of Object.entries(opts.knobs ?? {})) {
+      setKnob(profile, knobs, name, String(v), "initial value of ");
+    }
     const bytes = opts.memory ?? DEFAULT_MEMORY;
     if (!Number.isInteger(bytes) || bytes < 16 * 1024 * 1024 || bytes % PAGE_SIZE !== 0) {
       throw new UserError(`memory size must be a multiple of 4 KiB and at least 16 MiB`);
@@ -80,7 +100,7 @@ export class Machine {
     const core = await Core.create(bytes / PAGE_SIZE, {
       mmId: profile.mmId, anonExclusive: profile.anonExclusive, queueFullyUnmapped: profile.queueFullyUnmapped, scheme,
     }, opts.debugCore);
-    return new Machine(core, profile, bytes);
+    return new Machine(core, profile, bytes, knobs);
   }
 
   /** The WebAssembly core (raw fields, vmstat, free pages). */
@@ -141,6 +161,7 @@ export class Machine {
       nextMmId: this.k.nextMmId,
       nextAnonVma: this.k.nextAnonVma,
       dumps: this.dumps,
+      knobs: { ...this.k.knobs },
     };
   }
   /** @internal */
@@ -154,6 +175,7 @@ export class Machine {
     this.k.nextMmId = s.nextMmId;
     this.k.nextAnonVma = s.nextAnonVma;
     this.dumps = s.dumps;
+    this.k.knobs = { ...s.knobs };
   }
 
   // ---- operations -----------------------------------------------------------------
@@ -294,6 +316,18 @@ export class Machine {
     });
   }
 
+  /**
+   * `sysfs KNOB VALUE`: set a THP knob (machine-wide, from now on), as
+   * `echo VALUE > /sys/kernel/mm/transparent_hugepage/KNOB` would. What is
+   * mapped already stays as it is.
+   */
+  sysfs(knob: string, value: string | number): void {
+    setKnob(this.profile, this.k.knobs, knob, String(value), "");
+  }
+
+  /** The THP knobs' current values. */
+  get knobs(): Readonly<ThpKnobs> { return { ...this.k.knobs }; }
+
   /** `shrink`: run the deferred-split shrinker (and the huge zero page's). */
   shrink(): { split: number; hugeZeroFreed: boolean } {
     return this.transact(0, () => shrinkAll(this.k, this.procs.values()));
@@ -402,6 +436,7 @@ export class Machine {
       folio: pfn === core.zeroPfn ? "zero" : head === core.hugeZeroPfn ? "hzero" : null,
       PG_head: core.testFlag(pfn, core.PG.head),
       deferred_split_queued: thp ? core.e.thp_is_queued(head) !== 0 : null,
+      partially_mapped: thp ? core.e.folio_test_partially_mapped(head) !== 0 : null,
       scheme,
     };
     if (scheme === "subpages") rec.subpages_mapcount = compound ? core.field(t, core.off.PAGE_SUBPAGES_MAPCOUNT) : null;
@@ -448,6 +483,24 @@ export class Machine {
 
   /** The live processes (for viewers). */
   liveProcesses(): Process[] { return [...this.procs.values()].filter((p) => p.alive); }
+}
+
+/** Validate `sysfs KNOB VALUE` against the profile and set it in `knobs`; a UserError changes nothing. */
+function setKnob(profile: Profile, knobs: ThpKnobs, knob: string, value: string, what: string): void {
+  let parsed: { knob: KnobName; value: string | number };
+  try {
+    parsed = parseKnob(knob, value);
+  } catch (err) {
+    throw new UserError(`${what}${(err as Error).message}`);
+  }
+  if (!profile.knobs.includes(parsed.knob)) {
+    const has = KNOB_NAMES.filter((n) => profile.knobs.includes(n)).join(", ");
+    throw new UserError(`${what}sysfs knob '${parsed.knob}' does not exist in ${profile.name} (it has ${has})`);
+  }
+  if (isMthpKnob(parsed.knob) && parsed.value !== "never") {
+    throw new UserError(`${what}sysfs ${parsed.knob} ${parsed.value}: mTHP sizes are not emulated yet (only never)`);
+  }
+  (knobs as unknown as Record<string, string | number>)[parsed.knob] = parsed.value;
 }
 
 function pageRec(dump: number, label: string | null, proc: string, region: string, page: number,

@@ -1,5 +1,9 @@
 // Kernel policy profiles: what differs between the kernels the emulator can
 // be. One table each; the code asks the profile, never the kernel's name.
+// A profile also names the THP knobs its kernel has and their initial
+// values (src/knobs.ts), and the quirks a host kernel build may differ in
+// (HostQuirks: measured by `thpemu probe`, docs/host.md).
+import { KNOB_NAMES, REFERENCE_KNOBS, type KnobName, type ThpKnobs } from "./knobs.js";
 
 export type KernelName = "linux-6.18" | "linux-4.5";
 export const KERNELS: KernelName[] = ["linux-6.18", "linux-4.5"];
@@ -35,7 +39,34 @@ export interface Profile {
   unaccountUnfaulted: boolean;
   /** Default mapcount scheme of this kernel (doublemap: Linux 4.5; large: 6.11+ with per-page mapcounts). */
   scheme: SchemeName;
+  /**
+   * do_anonymous_page, read fault: map the shared zero page (true), or
+   * allocate a zeroed page as for a write (a host quirk: some builds never
+   * map the zero page on a read fault).
+   */
+  readFaultZeroPage: boolean;
+  /**
+   * do_huge_pmd_anonymous_page, read fault with use_zero_page=1: map the
+   * huge zero page (true), or allocate a THP as for a write (a host quirk).
+   */
+  readFaultHugeZeroPage: boolean;
+  /**
+   * 6.12+ underused-THP shrinker: a newly faulted or collapsed THP is queued
+   * for deferred split (deferred_split_folio(folio, false)) while
+   * shrink_underused is 1, and deferred_split_scan splits a fully mapped
+   * one when thp_underused() finds more than max_ptes_none zero-filled
+   * subpages.
+   */
+  thpShrinkUnderused: boolean;
+  /** The THP knobs this kernel has (`sysfs` of any other is an error). */
+  knobs: readonly KnobName[];
+  /** The knobs' values before the first `sysfs` line. */
+  initialKnobs: ThpKnobs;
 }
+
+/** What a host kernel build may do differently from its profile, found by live experiments (`thpemu probe`). */
+export type HostQuirks = Pick<Profile, "readFaultZeroPage" | "readFaultHugeZeroPage" | "splitRemapsZeroPages">;
+export const QUIRK_NAMES: (keyof HostQuirks)[] = ["readFaultZeroPage", "readFaultHugeZeroPage", "splitRemapsZeroPages"];
 
 export const PROFILES: Record<KernelName, Profile> = {
   "linux-6.18": {
@@ -49,6 +80,11 @@ export const PROFILES: Record<KernelName, Profile> = {
     splitRemapsZeroPages: true,
     unaccountUnfaulted: true,
     scheme: "large",
+    readFaultZeroPage: true,
+    readFaultHugeZeroPage: true,
+    thpShrinkUnderused: true,
+    knobs: KNOB_NAMES,
+    initialKnobs: REFERENCE_KNOBS,
   },
   "linux-4.5": {
     name: "linux-4.5",
@@ -61,5 +97,11 @@ export const PROFILES: Record<KernelName, Profile> = {
     splitRemapsZeroPages: false,
     unaccountUnfaulted: false,
     scheme: "doublemap",
+    readFaultZeroPage: true,
+    readFaultHugeZeroPage: true,
+    thpShrinkUnderused: false,
+    // 4.5 had /sys/kernel/mm/transparent_hugepage/{enabled,use_zero_page} only
+    knobs: ["enabled", "use_zero_page"],
+    initialKnobs: { ...REFERENCE_KNOBS, shrink_underused: 0 },
   },
 };

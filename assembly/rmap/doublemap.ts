@@ -34,7 +34,7 @@ export function doublemap_add_anon_rmap(page: u32, compound: bool): void {
 
 /**
  * page_remove_rmap. Returns 1 when the THP must go on the deferred split
- * queue (the caller queues it: deferred_split_huge_page), else 0.
+ * queue (the caller queues it: deferred_split_folio), else 0.
  */
 export function doublemap_remove_rmap(page: u32, compound: bool): i32 {
   if (compound) return page_remove_anon_compound_rmap(page);

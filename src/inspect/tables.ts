@@ -194,6 +194,8 @@ export interface FolioCounters {
   /** null when the scheme has no such flag */
   PG_double_map: boolean | null;
   deferred_split_queued: boolean;
+  /** PG_partially_mapped (6.10+): the THP lost a mapping of some subpage; the shrinker splits it */
+  partially_mapped: boolean;
 }
 
 export function folioCounters(m: Machine, head: number): FolioCounters {
@@ -208,6 +210,7 @@ export function folioCounters(m: Machine, head: number): FolioCounters {
     compound_mapcount_name: old ? "compound_mapcount" : "_entire_mapcount",
     PG_double_map: scheme === "doublemap" ? core.testFlag(head + 1, core.PG.double_map) : null,
     deferred_split_queued: head !== core.hugeZeroPfn && core.e.thp_is_queued(head) !== 0,
+    partially_mapped: head !== core.hugeZeroPfn && core.e.folio_test_partially_mapped(head) !== 0,
   };
 }
 
@@ -271,6 +274,7 @@ export function frameRecord(m: Machine, pfn: number, trees?: ReadonlyMap<Process
       total_mapcount: mapped ? core.e.total_mapcount(pfn) : null,
       PG_head: core.testFlag(pfn, core.PG.head),
       deferred_split_queued: c && kind !== "hzero" ? c.deferred_split_queued : null,
+      partially_mapped: c && kind !== "hzero" ? c.partially_mapped : null,
     };
   }
   return {

@@ -9,13 +9,18 @@ import {
   entryPfn, mkLo, mkHi,
 } from "../pgtable/x86_64.js";
 import { anonVmaPrepare, vmaPageProt } from "./vma.js";
-import { splitHugePmd } from "./huge_memory.js";
+import { splitHugePmd, queueNewThp } from "./huge_memory.js";
+import { pmdThpAllowed } from "../knobs.js";
 
 const ERR_NOMEM = -1, ERR_FALLBACK = -2;
 
-/** thp_vma_allowable_order for a fault in THP mode "madvise": advice and a whole 2 MiB inside the VMA. */
-export function thpFaultAllowed(vma: Vma, blk: number): boolean {
-  return (vma.flags & VM_HUGEPAGE) !== 0 && (vma.flags & VM_NOHUGEPAGE) === 0 &&
+/**
+ * thp_vma_allowable_order(…, TVA_IN_PF | TVA_ENFORCE_SYSFS, PMD_ORDER) under
+ * the current knobs, then thp_vma_suitable_order: the whole 2 MiB block
+ * lies inside the VMA.
+ */
+export function thpFaultAllowed(k: Kernel, vma: Vma, blk: number): boolean {
+  return pmdThpAllowed(k.knobs, (vma.flags & VM_HUGEPAGE) !== 0, (vma.flags & VM_NOHUGEPAGE) !== 0) &&
     blk * PMD_SIZE >= vma.start && (blk + 1) * PMD_SIZE <= vma.end;
 }
 
@@ -31,7 +36,7 @@ export function handleMmFault(k: Kernel, mm: Mm, vma: Vma, addr: number, write: 
   let u32 = k.core.u32;
   if (u32[pmd] === 0 && u32[pmd + 1] === 0) {
     // "no PTE table exists yet for that 2 MiB": the only place a THP is born.
-    if (thpFaultAllowed(vma, blk) && doHugePmdAnonymousPage(k, mm, vma, blk, pmd, write)) {
+    if (thpFaultAllowed(k, vma, blk) && doHugePmdAnonymousPage(k, mm, vma, blk, pmd, write)) {
       return entryPfn(k.core.u32[pmd], k.core.u32[pmd + 1]) + idx;
     }
     const t = k.pt.alloc(mm, "PTE"); // __pte_alloc
@@ -50,7 +55,7 @@ export function handleMmFault(k: Kernel, mm: Mm, vma: Vma, addr: number, write: 
   const lo = u32[pte], hi = u32[pte + 1];
   const prot = vmaPageProt(vma);
   if (lo === 0 && hi === 0) {
-    if (!write) {
+    if (!write && k.profile.readFaultZeroPage) {
       // do_anonymous_page, read: the shared zero page, special and read-only
       u32[pte] = mkLo(k.core.zeroPfn, prot.lo | _PAGE_SPECIAL);
       u32[pte + 1] = mkHi(k.core.zeroPfn, prot.nx);
@@ -105,14 +110,16 @@ function setHugePmd(k: Kernel, vma: Vma, pmd: number, pfn: number, writable: boo
 }
 
 /**
- * do_huge_pmd_anonymous_page: a read maps the huge zero page, a write a new
- * THP; each PMD gets a page table deposited for a later split. Returns false
- * to fall back to a 4 KiB fault (no order-9 block / no huge zero page).
+ * do_huge_pmd_anonymous_page: a read maps the huge zero page (when
+ * use_zero_page is 1), a write (or a read without it) a new THP, which
+ * 6.12+ queues for the underused shrinker; each PMD gets a page table
+ * deposited for a later split. Returns false to fall back to a 4 KiB fault
+ * (no order-9 block / no huge zero page).
  */
 function doHugePmdAnonymousPage(k: Kernel, mm: Mm, vma: Vma, blk: number, pmd: number, write: boolean): boolean {
   const core = k.core;
   anonVmaPrepare(k, mm, vma);
-  if (!write) {
+  if (!write && k.knobs.use_zero_page === 1 && k.profile.readFaultHugeZeroPage) {
     const table = k.pt.alloc(mm, "deposited PTE");
     const z = core.e.get_huge_zero_page() >>> 0;
     if (z === core.NIL) { k.pt.free(mm, table); return false; }
@@ -126,6 +133,7 @@ function doHugePmdAnonymousPage(k: Kernel, mm: Mm, vma: Vma, blk: number, pmd: n
   mm.nrTables++;
   k.deposits.set(pmd, core.result1);
   setHugePmd(k, vma, pmd, head, true);
+  queueNewThp(k, head);
   return true;
 }
 

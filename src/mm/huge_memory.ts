@@ -163,19 +163,48 @@ export function thpsMappedIn(k: Kernel, mm: Mm, start: number, end: number): num
   return [...heads];
 }
 
+/**
+ * deferred_split_folio(folio, false) after a new THP is mapped
+ * (__do_huge_pmd_anonymous_page, collapse_huge_page): 6.12+ queues it for
+ * the underused shrinker while shrink_underused is 1.
+ */
+export function queueNewThp(k: Kernel, head: number): void {
+  if (k.profile.thpShrinkUnderused && k.knobs.shrink_underused === 1) k.core.e.deferred_split_folio(head, 0);
+}
+
+/**
+ * deferred_split_scan over the whole queue: a partially mapped THP is
+ * split; one that is not is split only when thp_underused() counts more
+ * than max_ptes_none zero-filled subpages (never at 511), else it leaves
+ * the queue. Each split maps the THP's zero-filled subpages to the zero page
+ * where the kernel does (6.12+ remap_page with RMP_USE_SHARED_ZEROPAGE).
+ */
+function deferredSplitScan(k: Kernel, procs: Iterable<Process>): number {
+  const core = k.core;
+  const n = core.e.deferred_split_list();
+  const heads = Array.from(core.u32.subarray(core.scratchIndex, core.scratchIndex + n));
+  // `procs` may be a one-shot iterator (Map.values()): every split needs all processes
+  const all = [...procs];
+  const maxNone = k.knobs["khugepaged/max_ptes_none"];
+  let split = 0;
+  for (const head of heads) {
+    if (!core.e.folio_test_partially_mapped(head)) {
+      if (!k.profile.thpShrinkUnderused || maxNone === 511 || !core.e.thp_underused(head, maxNone)) {
+        core.e.deferred_split_dequeue(head);
+        continue;
+      }
+    }
+    splitFolio(k, all, head);
+    split++;
+  }
+  return split;
+}
+
 /** drop_caches=2 runs every shrinker: deferred split, then the huge zero page. */
 export function shrinkAll(k: Kernel, procs: Iterable<Process>): { split: number; hugeZeroFreed: boolean } {
-  let split: number;
-  if (k.profile.splitRemapsZeroPages || k.core.needsSplitCounts) {
-    // deferred_split_scan, with the zero-page remap of each split
-    const core = k.core;
-    const n = core.e.deferred_split_list();
-    const heads = Array.from(core.u32.subarray(core.scratchIndex, core.scratchIndex + n));
-    // `procs` may be a one-shot iterator (Map.values()): every split needs all processes
-    const all = [...procs];
-    for (const head of heads) splitFolio(k, all, head);
-    split = heads.length;
-  } else split = k.core.e.deferred_split_scan();
+  const split = k.profile.thpShrinkUnderused || k.profile.splitRemapsZeroPages || k.core.needsSplitCounts
+    ? deferredSplitScan(k, procs)
+    : k.core.e.deferred_split_scan(); // 4.5: split_huge_page of each queued THP, in the core
   const freed = k.core.e.shrink_huge_zero_page() > 0;
   return { split, hugeZeroFreed: freed };
 }

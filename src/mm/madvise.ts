@@ -5,6 +5,7 @@ import { VM_HUGEPAGE, VM_NOHUGEPAGE, VM_WRITE, OomError } from "./types.js";
 import { PMD_SIZE, _PAGE_PSE, _PAGE_SPECIAL, _PAGE_DIRTY, _PAGE_RW, entryPfn, mkLo, mkHi } from "../pgtable/x86_64.js";
 import { mergeVmas, splitVmaAt, vmasIn, vmaPageProt } from "./vma.js";
 import { zapRange } from "./unmap.js";
+import { queueNewThp } from "./huge_memory.js";
 
 /** MADV_DONTNEED: zap; with CONFIG_PT_RECLAIM whole-2 MiB tables are freed too. */
 export function madviseDontneed(k: Kernel, mm: Mm, start: number, end: number): void {
@@ -94,6 +95,7 @@ function collapseBlock(k: Kernel, mm: Mm, vma: Vma, blk: number, pmd: number): b
   k.deposits.set(pmd, table);
   core.u32[pmd] = mkLo(head, prot.lo | _PAGE_PSE | _PAGE_DIRTY | ((vma.flags & VM_WRITE) ? _PAGE_RW : 0));
   core.u32[pmd + 1] = mkHi(head, prot.nx);
+  queueNewThp(k, head);
   return true;
 }
 

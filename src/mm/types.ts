@@ -1,6 +1,7 @@
 // Address spaces, VMAs and processes (include/linux/mm_types.h).
 import type { Core } from "../core/frames.js";
 import type { Profile } from "../profiles.js";
+import type { ThpKnobs } from "../knobs.js";
 import type { PageTables } from "../pgtable/walk.js";
 
 export const VM_READ = 0x1;
@@ -57,6 +58,8 @@ export interface Kernel {
   core: Core;
   pt: PageTables;
   profile: Profile;
+  /** The THP knobs now (`sysfs` lines change them). */
+  knobs: ThpKnobs;
   /** deposited page tables of huge PMDs: PMD slot (u32 index) -> table PFN */
   deposits: Map<number, number>;
   nextMmId: number;

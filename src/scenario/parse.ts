@@ -3,6 +3,8 @@
 // syntax of every line up front; whether a process or region exists is
 // checked when the line runs. Errors carry the file and line.
 
+import { parseKnob, type KnobName } from "../knobs.js";
+
 export type Op =
   | { op: "spawn"; line: number; proc: string }
   | { op: "mmap"; line: number; proc: string; region: string; size: number; advice: "thp" | "nothp" | null }
@@ -15,6 +17,7 @@ export type Op =
   | { op: "split"; line: number; proc: string; region: string; off: number; len: number }
   | { op: "shrink"; line: number }
   | { op: "dump"; line: number; label: string | null }
+  | { op: "sysfs"; line: number; knob: KnobName; value: string | number }
   | { op: "inspect"; line: number; proc: string; region: string; off: number };
 
 /** A scenario error: `FILE:LINE: message`. */
@@ -39,6 +42,7 @@ const ARITY: Record<string, [number, number, string]> = {
   split: [4, 4, "split P R OFF LEN"],
   shrink: [0, 0, "shrink"],
   dump: [0, 1, "dump [LABEL]"],
+  sysfs: [2, 2, "sysfs KNOB VALUE"],
   inspect: [3, 3, "inspect P R OFF"],
 };
 
@@ -103,6 +107,7 @@ export function parseLine(text: string, line: number): Op | null {
     };
     case "shrink": return { op: "shrink", line };
     case "dump": return { op: "dump", line, label: a[0] === undefined ? null : a[0] };
+    case "sysfs": return { op: "sysfs", line, ...parseKnob(a[0], a[1]) };
     case "inspect": return {
       op: "inspect", line, proc: name(a[0], "process"), region: name(a[1], "region"), off: parseNumber(a[2], "offset"),
     };
@@ -142,6 +147,7 @@ export function normalizeOp(op: Op): string {
     case "madvise": return `madvise ${op.proc} ${op.region} ${op.off} ${op.len} ${op.advice}`;
     case "shrink": return "shrink";
     case "dump": return op.label === null ? "dump" : `dump ${op.label}`;
+    case "sysfs": return `sysfs ${op.knob} ${op.value}`;
     case "inspect": return `inspect ${op.proc} ${op.region} ${op.off}`;
   }
 }

@@ -35,6 +35,7 @@ export function applyOp(m: Machine, op: Op): ObservationRecord[] {
     case "split": m.split(op.proc, op.region, op.off, op.len); return [];
     case "shrink": m.shrink(); return [];
     case "dump": return m.observe(op.label);
+    case "sysfs": m.sysfs(op.knob, op.value); return [];
     case "inspect": return [m.inspect(op.proc, op.region, op.off)];
   }
 }
