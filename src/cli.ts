@@ -1,10 +1,14 @@
 // The thpemu command:
 //
-//   thpemu run FILE [--kernel linux-6.18|linux-4.5] [--memory SIZE] [--format jsonl|table] [--check]
+//   thpemu run FILE [--kernel linux-6.18|linux-4.5|host] [--memory SIZE] [--format jsonl|table] [--check]
+//   thpemu probe [--refresh]        the host's release, THP knobs and quirks (JSON)
+//   thpemu record / conform / fuzz  against this machine's kernel (src/kernel/)
 //
 // Exit status: 0 ok; 2 an error in the scenario (`FILE:LINE: message`), an
-// unreadable file or a bad option; 3 an invariant violation; 70 an internal
-// error (`thpemu: internal error: …`; THPEMU_DEBUG=1 adds the stack).
+// unreadable file or a bad option; 3 an invariant violation; 4 the host
+// cannot be probed or run scenarios (`--kernel host`, probe, record, …);
+// 70 an internal error (`thpemu: internal error: …`; THPEMU_DEBUG=1 adds
+// the stack).
 //
 // `main(argv)` resolves to the exit status and never calls process.exit:
 // bin/thpemu.js sets process.exitCode, so Node exits once stdout is drained.
@@ -12,7 +16,7 @@ import { readFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import type { Writable } from "node:stream";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { Machine, UserError } from "./machine.js";
+import { Machine, UserError, type MachineOptions } from "./machine.js";
 import { KERNELS, SCHEMES, type KernelName, type SchemeName } from "./profiles.js";
 import { compareSchemes, formatCompare, statsRecord } from "./scenario/compare.js";
 import { parseScenario, ScenarioError, type Op } from "./scenario/parse.js";
@@ -22,6 +26,7 @@ import { formatTable, formatEmptyDump, sourceBlock, trailingComments } from "./s
 import { recordScenario, RecordError, conformFile, formatDifference } from "./kernel/conform.js";
 import { hostCanServe } from "./kernel/runner.js";
 import { fuzzCommand } from "./kernel/fuzz.js";
+import { probeHost, resolveTarget, recordedHeader, HostError, type KernelTarget } from "./kernel/probe.js";
 
 export const EXIT_OK = 0;
 export const EXIT_SCENARIO = 2;
@@ -39,8 +44,12 @@ export interface CliIO {
   stdin?: NodeJS.ReadableStream;
 }
 
+/** A kernel profile, or `host`: linux-6.18 with this host's knobs and quirks (`thpemu probe`). */
+export type KernelChoice = KernelName | "host";
+const KERNEL_CHOICES: KernelChoice[] = [...KERNELS, "host"];
+
 export interface RunCliOptions {
-  kernel: KernelName;
+  kernel: KernelChoice;
   memory: number;
   format: "jsonl" | "table";
   check: boolean;
@@ -184,6 +193,41 @@ async function readScenario(file: string, io: CliIO): Promise<{ name: string; te
   return { name, text: new TextDecoder("utf-8", { fatal: false }).decode(bytes) };
 }
 
+/**
+ * The machine options of `--kernel`: a profile as it is, or `host` (the
+ * probe's knobs and quirks on linux-6.18); null once the reason the host
+ * cannot be probed is on stderr.
+ */
+async function machineOptions(kernel: KernelChoice, io: CliIO): Promise<MachineOptions | null> {
+  if (kernel !== "host") return { kernel };
+  const t = await target("host", io);
+  return t ? t.machine : null;
+}
+
+/** resolveTarget, or null once the reason is on stderr. */
+async function target(kernel: KernelChoice, io: CliIO): Promise<KernelTarget | null> {
+  try {
+    return await resolveTarget(kernel);
+  } catch (e) {
+    if (!(e instanceof HostError)) throw e;
+    io.stderr.write(`thpemu: cannot probe this host: ${e.message}\n`);
+    return null;
+  }
+}
+
+/** `thpemu probe`: the host's release, knobs and quirks as one JSON object. */
+export async function probeCommand(opts: { refresh: boolean }, io: CliIO): Promise<number> {
+  try {
+    const p = await probeHost({ refresh: opts.refresh });
+    io.stdout.write(JSON.stringify(p, null, 2) + "\n");
+    return EXIT_OK;
+  } catch (e) {
+    if (!(e instanceof HostError)) throw e;
+    io.stderr.write(`thpemu: cannot probe this host: ${e.message}\n`);
+    return EXIT_HOST;
+  }
+}
+
 /** `thpemu run FILE`: the exit status. */
 export async function runFile(file: string, opts: RunCliOptions, io: CliIO): Promise<number> {
   const err = (msg: string) => { io.stderr.write(msg.endsWith("\n") ? msg : msg + "\n"); };
@@ -203,9 +247,11 @@ export async function runFile(file: string, opts: RunCliOptions, io: CliIO): Pro
   }
 
   // 3. the machine
+  const machine = await machineOptions(opts.kernel, io);
+  if (!machine) return EXIT_HOST;
   let m: Machine;
   try {
-    m = await Machine.create({ kernel: opts.kernel, memory: opts.memory, scheme: opts.scheme });
+    m = await Machine.create({ ...machine, memory: opts.memory, scheme: opts.scheme });
   } catch (e) {
     if (e instanceof UserError) { err(`thpemu: ${e.message}`); return EXIT_SCENARIO; }
     throw e;
@@ -283,8 +329,17 @@ export async function recordFile(file: string, io: CliIO): Promise<number> {
   if (!input) return EXIT_SCENARIO;
   const { name, text } = input;
   try {
+    // the host's knobs and quirks before the run: what the recording was made on
+    let header: string;
+    try {
+      header = JSON.stringify(recordedHeader(await probeHost()));
+    } catch (e) {
+      if (!(e instanceof HostError)) throw e;
+      throw new RecordError("host", e.message, 4);
+    }
     const jsonl = await recordScenario(text, name);
     const out = new Sink(io.stdout);
+    await out.line(header);
     if (jsonl !== "") await out.line(jsonl.endsWith("\n") ? jsonl.slice(0, -1) : jsonl);
     await out.end();
     return EXIT_OK;
@@ -300,11 +355,13 @@ export async function recordFile(file: string, io: CliIO): Promise<number> {
 }
 
 /** `thpemu compare FILE`: the scenario under every mapcount scheme, observables and costs. */
-export async function compareFile(file: string, opts: { kernel: KernelName; memory: number }, io: CliIO): Promise<number> {
+export async function compareFile(file: string, opts: { kernel: KernelChoice; memory: number }, io: CliIO): Promise<number> {
   const input = await readScenario(file, io);
   if (!input) return EXIT_SCENARIO;
+  const machine = await machineOptions(opts.kernel, io);
+  if (!machine) return EXIT_HOST;
   try {
-    const r = await compareSchemes(input.text, input.name, opts.kernel, opts.memory);
+    const r = await compareSchemes(input.text, input.name, machine, opts.memory);
     const out = new Sink(io.stdout);
     await out.lines(formatCompare(r));
     await out.end();
@@ -316,19 +373,21 @@ export async function compareFile(file: string, opts: { kernel: KernelName; memo
 }
 
 /** `thpemu conform FILE...`: kernel vs emulator, one verdict per scenario. */
-export async function conformFiles(files: string[], io: CliIO, scheme?: SchemeName): Promise<number> {
+export async function conformFiles(files: string[], io: CliIO, scheme?: SchemeName, kernel: KernelChoice = "host"): Promise<number> {
   const host = hostCanServe();
   if (!host.ok) {
     io.stderr.write(`thpemu: this host cannot run scenarios on its kernel: ${host.reason}\n`);
     return EXIT_HOST;
   }
+  const t = await target(kernel, io);
+  if (!t) return EXIT_HOST;
   const out = new Sink(io.stdout);
   let passed = 0, failed = 0, skipped = 0;
   let status = EXIT_OK;
   for (const f of files) {
-    const r = await conformFile(f, scheme);
+    const r = await conformFile(f, scheme, t);
     if (r.status === "match") { passed++; await out.line(`${f}: match`); }
-    else if (r.status === "unsupported") { skipped++; await out.line(`${f}: cannot be checked on this kernel (${r.reason})`); }
+    else if (r.status === "unsupported") { skipped++; await out.line(`${f}: cannot be checked on this host (${r.reason})`); }
     else if (r.status === "mismatch") {
       failed++;
       await out.line(`${f}: MISMATCH`);
@@ -369,14 +428,14 @@ function buildProgram(io: CliIO, result: { status: number }): Command {
     })
     .showHelpAfterError("(see 'thpemu run --help' for usage)")
     .addHelpText("after", `
-Exit status: 0 ok, 2 scenario error or bad option, 3 invariant violation, 70 internal error.
+Exit status: 0 ok, 2 scenario error or bad option, 3 invariant violation, 4 host cannot serve, 70 internal error.
 Example: thpemu run examples/seed-doublemap.scn --kernel linux-4.5 --format table`);
 
   program
     .command("run")
     .description("run a scenario file (.scn; '-' reads standard input) and print its observations")
     .argument("<file>", "the scenario")
-    .addOption(new Option("--kernel <name>", "kernel profile").choices(KERNELS).default("linux-6.18"))
+    .addOption(new Option("--kernel <name>", "kernel profile (host: linux-6.18 with this host's THP knobs and quirks)").choices(KERNEL_CHOICES).default("linux-6.18"))
     .addOption(new Option("--memory <size>", "emulated physical memory (K/M/G suffixes, powers of 1024)")
       .default(parseMemorySize(DEFAULT_MEMORY), DEFAULT_MEMORY).argParser(parseMemorySize))
     .addOption(new Option("--format <format>", "jsonl: one JSON record per line; table: for a person")
@@ -389,6 +448,14 @@ Example: thpemu run examples/seed-doublemap.scn --kernel linux-4.5 --format tabl
     });
 
   program
+    .command("probe")
+    .description("print this host's kernel release, THP knobs and quirks (measured by live experiments, cached per kernel build) as JSON")
+    .option("--refresh", "measure the quirks again instead of using the cache", false)
+    .action(async (o: { refresh: boolean }) => {
+      result.status = await probeCommand(o, io);
+    });
+
+  program
     .command("record")
     .description("run a scenario on this machine's Linux kernel (root) and print the kernel's observations (JSONL)")
     .argument("<file>", "the scenario ('-' reads standard input)")
@@ -398,20 +465,22 @@ Example: thpemu run examples/seed-doublemap.scn --kernel linux-4.5 --format tabl
 
   program
     .command("conform")
-    .description("run scenarios on the kernel and on the emulator (linux-6.18) and compare their observations")
+    .description("run scenarios on the kernel and on the emulator and compare their observations")
     .argument("<files...>", "the scenarios")
     .addOption(new Option("--scheme <name>", "the emulator's mapcount scheme (nopagemapcount: the kernel's counts averaged per folio)").choices(SCHEMES))
-    .action(async (files: string[], o: { scheme?: SchemeName }) => {
-      result.status = await conformFiles(files, io, o.scheme);
+    .addOption(new Option("--kernel <name>", "host: the emulator takes the host's knobs and quirks; linux-6.18: the runner sets the profile's knobs first")
+      .choices(["host", "linux-6.18"]).default("host"))
+    .action(async (files: string[], o: { scheme?: SchemeName; kernel: KernelChoice }) => {
+      result.status = await conformFiles(files, io, o.scheme, o.kernel);
     });
 
   program
     .command("compare")
     .description("run a scenario under every mapcount scheme: observables (vs naive) and rmap costs per entry point")
     .argument("<file>", "the scenario ('-' reads standard input)")
-    .addOption(new Option("--kernel <name>", "kernel profile").choices(KERNELS).default("linux-6.18"))
+    .addOption(new Option("--kernel <name>", "kernel profile (host: linux-6.18 with this host's THP knobs and quirks)").choices(KERNEL_CHOICES).default("linux-6.18"))
     .addOption(new Option("--memory <size>", "emulated physical memory").default(parseMemorySize(DEFAULT_MEMORY), DEFAULT_MEMORY).argParser(parseMemorySize))
-    .action(async (file: string, o: { kernel: KernelName; memory: number }) => {
+    .action(async (file: string, o: { kernel: KernelChoice; memory: number }) => {
       result.status = await compareFile(file, o, io);
     });
 
@@ -422,9 +491,11 @@ Example: thpemu run examples/seed-doublemap.scn --kernel linux-4.5 --format tabl
     .option("--seed <s>", "seed (32-bit unsigned; default: random)", (v) => positiveInt(v, "--seed", true))
     .option("--ops <k>", "operations per scenario (after a 3-line prologue)", (v) => positiveInt(v, "--ops"), 20)
     .option("--out <dir>", "where minimized failing scenarios are written", "fuzz-failures")
-    .action(async (o: { runs: number; seed?: number; ops: number; out: string }) => {
+    .addOption(new Option("--kernel <name>", "host: the emulator takes the host's knobs and quirks; linux-6.18: the runner sets the profile's knobs first")
+      .choices(["host", "linux-6.18"]).default("host"))
+    .action(async (o: { runs: number; seed?: number; ops: number; out: string; kernel: "host" | KernelName }) => {
       const seed = o.seed ?? (Math.floor(Math.random() * 2 ** 32) >>> 0);
-      result.status = await fuzzCommand({ runs: o.runs, seed, ops: o.ops, outDir: o.out }, io);
+      result.status = await fuzzCommand({ runs: o.runs, seed, ops: o.ops, outDir: o.out, kernel: o.kernel }, io);
     });
   return program;
 }

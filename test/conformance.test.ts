@@ -1,16 +1,19 @@
 // The conformance corpus (test/conformance/*.scn): each scenario's
 // .expected.jsonl was recorded on a real Linux 6.18 kernel with
-// `thpemu record`. On every machine the emulator (linux-6.18, invariant
-// checker on) must print exactly those records, compared on the spec's
-// fields (inspect records ignored). Where this host can run scenarios on its
-// own kernel (root, THP madvise, a C compiler), a few are also checked live.
+// `thpemu record`, and starts with a `host` record naming the kernel build,
+// knobs and quirks it was recorded on. On every machine the emulator
+// (linux-6.18 with those knobs and quirks, invariant checker on) must print
+// exactly those records, compared on the spec's fields (inspect records
+// ignored). Where this host can run scenarios on its own kernel (root, a C
+// compiler), a few are also checked live, against `--kernel host`.
 import { describe, it, expect } from "vitest";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { runScenario } from "../src/scenario/run.js";
-import { specRecords, parseJsonl, compareRecords, conformFile, formatDifference } from "../src/kernel/conform.js";
+import { specRecords, parseJsonl, compareRecords, conformFile, formatDifference, recordedMachine } from "../src/kernel/conform.js";
 import { findCompiler, hostCanServe } from "../src/kernel/runner.js";
+import { resolveTarget } from "../src/kernel/probe.js";
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), "conformance");
 const scenarios = fs.readdirSync(dir).filter((f) => f.endsWith(".scn")).sort();
@@ -22,12 +25,23 @@ describe("conformance corpus: emulator vs recorded kernel output", () => {
     for (const f of scenarios) expect(fs.readFileSync(path.join(dir, f), "utf8").startsWith("#"), f).toBe(true);
   });
 
+  it("every recording names the kernel build, knobs and quirks it was recorded on", () => {
+    for (const f of recorded) {
+      const first = parseJsonl(fs.readFileSync(path.join(dir, f.replace(/\.scn$/, ".expected.jsonl")), "utf8"))[0] as Record<string, unknown>;
+      expect(first.type, f).toBe("host");
+      expect(first.release, f).toMatch(/^6\.18\./);
+      expect(Object.keys(first.knobs as object), f).toContain("enabled");
+      expect(Object.keys(first.quirks as object), f).toContain("readFaultZeroPage");
+    }
+  });
+
   for (const f of recorded) {
     it(f, async () => {
       const file = path.join(dir, f);
       const text = fs.readFileSync(file, "utf8");
-      const expected = specRecords(parseJsonl(fs.readFileSync(file.replace(/\.scn$/, ".expected.jsonl"), "utf8")));
-      const got = await runScenario(text, { file, kernel: "linux-6.18", check: true });
+      const recording = parseJsonl(fs.readFileSync(file.replace(/\.scn$/, ".expected.jsonl"), "utf8"));
+      const expected = specRecords(recording);
+      const got = await runScenario(text, { file, ...recordedMachine(recording), check: true });
       const diffs = compareRecords(expected, got).map(formatDifference);
       expect(diffs).toEqual([]);
       expect(specRecords(got)).toEqual(expected);
@@ -44,7 +58,7 @@ describe("conformance on this machine's kernel (live)", () => {
   for (const f of LIVE) {
     const name = skipReason ? `${f} (skipped: ${skipReason})` : f;
     it.skipIf(skipReason !== "")(name, async () => {
-      const r = await conformFile(path.join(dir, f));
+      const r = await conformFile(path.join(dir, f), undefined, await resolveTarget("host"));
       expect(r.reason ?? "", r.reason).toBe("");
       expect(r.diffs.map(formatDifference)).toEqual([]);
       expect(r.status).toBe("match");

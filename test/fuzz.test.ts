@@ -1,8 +1,9 @@
 // Differential fuzzing inside the test suite: where this host can run
-// scenarios on its own kernel (root, THP madvise, use_zero_page=1, only the
-// 2048kB mTHP size, a C compiler), random valid scenarios from a fixed seed
-// (small: ≤ 12 operations, regions ≤ 8 MiB) run on the kernel and on the
-// emulator (linux-6.18, invariant checker on); every one must match.
+// scenarios on its own kernel (root, a C compiler), random valid scenarios
+// from a fixed seed (small: ≤ 12 operations, regions ≤ 8 MiB, THP knob
+// changes mixed in) run on the kernel and on the emulator (`--kernel host`:
+// linux-6.18 with the host's knobs and quirks, invariant checker on); every
+// one must match.
 // Elsewhere the live part is skipped, with the reason in its name.
 import { describe, it, expect } from "vitest";
 import fs from "node:fs";
@@ -11,6 +12,7 @@ import { generateScenario, runSeed, buildScenario, mulberry32, randomSeeds } fro
 import { checkScenario, ddmin } from "../src/kernel/fuzz.js";
 import { formatDifference } from "../src/kernel/conform.js";
 import { findCompiler, hostCanServe } from "../src/kernel/runner.js";
+import { resolveTarget } from "../src/kernel/probe.js";
 import { runScenario } from "../src/scenario/run.js";
 import { main } from "../src/cli.js";
 import { PassThrough } from "node:stream";
@@ -35,7 +37,8 @@ describe("the seeded scenario generator", () => {
     const texts: string[] = [];
     for (let i = 0; i < 60; i++) texts.push(generateScenario(runSeed(99, i), { ops: 24 }));
     const all = texts.join("");
-    for (const kw of ["fork", "exit", "munmap", "mprotect", "dontneed", "collapse", "split", "shrink", " read", " write", " thp", "nothp", " none", " r\n", " rw\n"]) {
+    for (const kw of ["fork", "exit", "munmap", "mprotect", "dontneed", "collapse", "split", "shrink", " read", " write", " thp", "nothp", " none", " r\n", " rw\n",
+      "sysfs enabled ", "sysfs hugepages-2048kB/enabled ", "sysfs use_zero_page ", "sysfs shrink_underused ", "sysfs khugepaged/max_ptes_none "]) {
       expect(all).toContain(kw);
     }
     for (const t of texts.slice(0, 15)) {
@@ -87,9 +90,10 @@ describe("differential fuzzing against this machine's kernel (live)", () => {
   it.skipIf(skipReason !== "")(name, async () => {
     const failures: string[] = [];
     let skipped = 0;
+    const target = await resolveTarget("host");
     for (let i = 0; i < RUNS; i++) {
       const text = generateScenario(runSeed(SEED, i), { ops: OPS, maxRegionPages: MAX_REGION_PAGES });
-      const v = await checkScenario(text, `fuzz-${SEED}-${i}.scn`);
+      const v = await checkScenario(text, `fuzz-${SEED}-${i}.scn`, undefined, target);
       if (v.status === "skipped") { skipped++; continue; }
       if (v.status !== "match") {
         const why = v.status === "mismatch" ? (v.kind === "records" ? v.diffs.slice(0, 5).map(formatDifference).join("\n    ") : v.reason) : v.reason;

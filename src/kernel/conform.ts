@@ -1,5 +1,6 @@
 // Conformance: run a scenario on the host kernel (runner.ts) and on the
-// emulator (profile linux-6.18), and compare their observations on the
+// emulator (a KernelTarget, probe.ts: by default the host's own knobs and
+// quirks on the linux-6.18 profile), and compare their observations on the
 // fields of the scenario-format spec:
 //   page:   type, dump, label, proc, region, page, folio, index, order, mapcount
 //   region: type, dump, label, proc, region, rss, pmdMapped
@@ -9,8 +10,11 @@ import { readFile } from "node:fs/promises";
 import { parseScenario, normalizeOp, ScenarioError } from "../scenario/parse.js";
 import { runScenario } from "../scenario/run.js";
 import { averagedRecords } from "../scenario/compare.js";
-import type { SchemeName } from "../profiles.js";
+import type { HostQuirks, SchemeName } from "../profiles.js";
+import type { ThpKnobs } from "../knobs.js";
+import type { MachineOptions } from "../machine.js";
 import { hostCanServe, runOnKernel } from "./runner.js";
+import type { KernelTarget } from "./probe.js";
 
 export const PAGE_FIELDS = ["type", "dump", "label", "proc", "region", "page", "folio", "index", "order", "mapcount"] as const;
 export const REGION_FIELDS = ["type", "dump", "label", "proc", "region", "rss", "pmdMapped"] as const;
@@ -43,26 +47,46 @@ export function specRecords(recs: readonly unknown[]): SpecRecord[] {
   return out;
 }
 
+/** A recording's `host` header (`thpemu record`): the kernel build, knobs and quirks it was recorded on. */
+export interface RecordedHost {
+  type: "host";
+  release: string;
+  version?: string;
+  knobs?: Partial<ThpKnobs>;
+  quirks?: Partial<HostQuirks>;
+}
+
+/**
+ * The machine a recording must be replayed on: linux-6.18 with the knobs
+ * and quirks of the host it was recorded on (its `host` header record);
+ * without a header, the reference machine (the profile as it is).
+ */
+export function recordedMachine(records: readonly unknown[]): MachineOptions {
+  const h = records.find((r) => (r as { type?: string })?.type === "host") as RecordedHost | undefined;
+  return h ? { kernel: "linux-6.18", knobs: h.knobs, quirks: h.quirks } : { kernel: "linux-6.18" };
+}
+
 /** JSONL text → records (blank lines skipped). */
 export function parseJsonl(text: string): unknown[] {
   return text.split(/\r?\n/).filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as unknown);
 }
 
-/** The scenario as the kernel runner reads it: normalized lines, no `inspect`. */
-export function kernelInput(text: string, file: string): string {
+/** The scenario as the kernel runner reads it: the prologue (`sysfs` lines), then normalized lines, no `inspect`. */
+export function kernelInput(text: string, file: string, prologue: readonly string[] = []): string {
   const ops = parseScenario(text, file);
-  return ops.filter((o) => o.op !== "inspect").map(normalizeOp).join("\n") + "\n";
+  return [...prologue, ...ops.filter((o) => o.op !== "inspect").map(normalizeOp)].join("\n") + "\n";
 }
 
 /**
- * Run a scenario on the host kernel and return its JSONL. Throws a
- * RecordError: kind "scenario" (syntax error), "host" (this host cannot
- * serve), "unsupported" (cannot be checked on this kernel) or "runner".
+ * Run a scenario on the host kernel and return its JSONL, after the
+ * `prologue` lines (knobs the runner sets first). Throws a RecordError: kind
+ * "scenario" (syntax error), "host" (this host cannot serve),
+ * "unsupported" (cannot be checked on this kernel) or "runner".
  */
-export async function recordScenario(text: string, file: string): Promise<string> {
+export async function recordScenario(text: string, file: string, prologue: readonly string[] = []): Promise<string> {
   let input: string;
   try {
-    input = kernelInput(text, file);
+    input = kernelInput(text, file, prologue);
   } catch (e) {
     if (e instanceof ScenarioError) throw new RecordError("scenario", e.message, 2);
     throw e;
@@ -83,7 +107,7 @@ export async function recordScenario(text: string, file: string): Promise<string
     const m = /^line (\d+): ([\s\S]*)$/.exec(r.reason);
     if (m) {
       const sent = parseScenario(text, file).filter((o) => o.op !== "inspect");
-      const op = sent[Number(m[1]) - 1];
+      const op = sent[Number(m[1]) - 1 - prologue.length];
       if (op) throw new RecordError("scenario", `${file}:${op.line}: ${m[2]}`, 2);
     }
     throw new RecordError("scenario", `${file}: ${r.reason}`, 2);
@@ -212,13 +236,19 @@ export interface ConformResult {
   hostCannotServe?: boolean;
 }
 
-/** Compare a scenario text's kernel run (or given kernel JSONL) with the emulator's. */
-export async function conformText(text: string, file: string, kernelJsonl?: string, scheme?: SchemeName): Promise<ConformResult> {
+/**
+ * Compare a scenario text's kernel run (or given kernel JSONL) with the
+ * emulator's under `target` (default: plain linux-6.18, no prologue).
+ */
+export async function conformText(
+  text: string, file: string, kernelJsonl?: string, scheme?: SchemeName, target?: KernelTarget,
+): Promise<ConformResult> {
   let jsonl: string;
   if (kernelJsonl !== undefined) jsonl = kernelJsonl;
   else {
+    if (target?.skip) return { file, status: "unsupported", diffs: [], reason: target.skip };
     try {
-      jsonl = await recordScenario(text, file);
+      jsonl = await recordScenario(text, file, target?.prologue);
     } catch (e) {
       if (e instanceof RecordError) {
         if (e.kind === "unsupported") return { file, status: "unsupported", diffs: [], reason: e.reason };
@@ -229,7 +259,7 @@ export async function conformText(text: string, file: string, kernelJsonl?: stri
   }
   let emu: unknown[];
   try {
-    emu = await runScenario(text, { file, kernel: "linux-6.18", check: true, scheme });
+    emu = await runScenario(text, { file, ...(target?.machine ?? { kernel: "linux-6.18" }), check: true, scheme });
   } catch (e) {
     return { file, status: "error", diffs: [], reason: `emulator: ${e instanceof Error ? e.message : String(e)}` };
   }
@@ -241,12 +271,12 @@ export async function conformText(text: string, file: string, kernelJsonl?: stri
 }
 
 /** Read a scenario file, run it on the kernel and the emulator, compare. */
-export async function conformFile(path: string, scheme?: SchemeName): Promise<ConformResult> {
+export async function conformFile(path: string, scheme?: SchemeName, target?: KernelTarget): Promise<ConformResult> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch (e) {
     return { file: path, status: "error", diffs: [], reason: `cannot read: ${(e as Error).message}` };
   }
-  return conformText(text, path, undefined, scheme);
+  return conformText(text, path, undefined, scheme, target);
 }

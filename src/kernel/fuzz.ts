@@ -1,11 +1,12 @@
 // Differential fuzzing: random valid scenarios (src/scenario/generate.ts) run
-// on this machine's Linux kernel (runner.ts) and on the emulator (profile
-// linux-6.18, invariant checker on), compared on the spec's fields
+// on this machine's Linux kernel (runner.ts) and on the emulator (a
+// KernelTarget, probe.ts: by default the host's knobs and quirks on the
+// linux-6.18 profile; invariant checker on), compared on the spec's fields
 // (conform.ts). A mismatch is shrunk by delta debugging over lines to a
 // small scenario that still runs on the emulator without error and still
 // differs from the kernel, and written to a directory as NAME.scn.
 //
-//   thpemu fuzz [--runs N] [--seed S] [--ops K] [--out DIR]
+//   thpemu fuzz [--runs N] [--seed S] [--ops K] [--out DIR] [--kernel host|linux-6.18]
 //
 // Exit status: 0 no failure, 1 a failure, 4 this host cannot run scenarios
 // on its kernel.
@@ -18,6 +19,8 @@ import { runScenario, InvariantError } from "../scenario/run.js";
 import { ScenarioError } from "../scenario/parse.js";
 import { kernelInput, compareRecords, parseJsonl, formatDifference, type Difference } from "./conform.js";
 import { hostCanServe, runOnKernel, ensureKernelRunner } from "./runner.js";
+import { resolveTarget, type KernelTarget } from "./probe.js";
+import type { KernelName } from "../profiles.js";
 
 /** The verdict on one scenario. */
 export type Verdict =
@@ -34,9 +37,10 @@ const EMU_MEMORY = 1024 ** 3;
 
 type EmuResult = { ok: true; recs: unknown[] } | { ok: false; error: string; invariant: boolean };
 
-async function onEmulator(text: string, file: string): Promise<EmuResult> {
+async function onEmulator(text: string, file: string, target?: KernelTarget): Promise<EmuResult> {
   try {
-    return { ok: true, recs: await runScenario(text, { file, kernel: "linux-6.18", memory: EMU_MEMORY, check: true }) };
+    const machine = target?.machine ?? { kernel: "linux-6.18" as const };
+    return { ok: true, recs: await runScenario(text, { file, ...machine, memory: EMU_MEMORY, check: true }) };
   } catch (e) {
     if (e instanceof ScenarioError) return { ok: false, error: e.message, invariant: false };
     if (e instanceof InvariantError) return { ok: false, error: e.message, invariant: true };
@@ -44,10 +48,11 @@ async function onEmulator(text: string, file: string): Promise<EmuResult> {
   }
 }
 
-/** Run one scenario text on the kernel and the emulator and compare. */
-export async function checkScenario(text: string, file = "fuzz.scn", emu?: EmuResult): Promise<Verdict> {
-  const e = emu ?? (await onEmulator(text, file));
-  const k = await runOnKernel(kernelInput(text, file));
+/** Run one scenario text on the kernel and the emulator (under `target`) and compare. */
+export async function checkScenario(text: string, file = "fuzz.scn", emu?: EmuResult, target?: KernelTarget): Promise<Verdict> {
+  if (target?.skip) return { status: "skipped", reason: target.skip };
+  const e = emu ?? (await onEmulator(text, file, target));
+  const k = await runOnKernel(kernelInput(text, file, target?.prologue));
   if (k.status === "unsupported") return { status: "skipped", reason: k.reason };
   if (k.status === "error") {
     if (k.code === 4) return { status: "host", reason: k.reason };
@@ -103,7 +108,9 @@ export interface ShrinkResult { lines: string[]; verdict: Verdict; kernelRuns: n
  * run; a rejected operation: the same message, and the kernel accepts it).
  * At most `maxKernelRuns` kernel runs.
  */
-export async function shrinkScenario(lines: string[], original: Verdict, maxKernelRuns = 60): Promise<ShrinkResult> {
+export async function shrinkScenario(
+  lines: string[], original: Verdict, maxKernelRuns = 60, target?: KernelTarget,
+): Promise<ShrinkResult> {
   if (original.status !== "mismatch") return { lines, verdict: original, kernelRuns: 0 };
   let runs = 0;
   let best: { lines: string[]; verdict: Verdict } = { lines, verdict: original };
@@ -117,7 +124,7 @@ export async function shrinkScenario(lines: string[], original: Verdict, maxKern
     const memo = seen.get(text);
     if (memo !== undefined) return memo;
     let result = false;
-    const emu = await onEmulator(text, "shrink.scn");
+    const emu = await onEmulator(text, "shrink.scn", target);
     if (original.kind === "emulator-error") {
       // the same emulator error (an invariant violation needs no kernel; a rejected
       // operation must be one the kernel accepts)
@@ -125,7 +132,7 @@ export async function shrinkScenario(lines: string[], original: Verdict, maxKern
         if (invariantOriginal) result = true;
         else if (runs < maxKernelRuns) {
           runs++;
-          const v = await checkScenario(text, "shrink.scn", emu);
+          const v = await checkScenario(text, "shrink.scn", emu, target);
           result = v.status === "mismatch" && v.kind === "emulator-error";
         }
       }
@@ -133,7 +140,7 @@ export async function shrinkScenario(lines: string[], original: Verdict, maxKern
     } else if (emu.ok && runs < maxKernelRuns) {
       // an emulator error makes the candidate invalid: no kernel run
       runs++;
-      const v = await checkScenario(text, "shrink.scn", emu);
+      const v = await checkScenario(text, "shrink.scn", emu, target);
       if (v.status === "mismatch" && v.kind === original.kind) {
         result = true;
         best = { lines: ls, verdict: v };
@@ -155,6 +162,8 @@ export interface FuzzOptions {
   maxShrinkRuns?: number;
   /** Operation weights for the generator (default FUZZ_WEIGHTS). */
   weights?: [string, number][];
+  /** What the emulator is compared as (default host: linux-6.18 with the host's knobs and quirks). */
+  kernel?: "host" | KernelName;
 }
 
 export interface FuzzIO { stdout: Writable; stderr: Writable }
@@ -175,13 +184,20 @@ export async function fuzzCommand(o: FuzzOptions, io: FuzzIO): Promise<number> {
     io.stderr.write(`thpemu: this host cannot run scenarios on its kernel: ${host.reason}\n`);
     return 4;
   }
+  let target: KernelTarget;
   try {
     await ensureKernelRunner();
+    target = await resolveTarget(o.kernel ?? "host");
   } catch (e) {
     io.stderr.write(`thpemu: this host cannot run scenarios on its kernel: ${e instanceof Error ? e.message : String(e)}\n`);
     return 4;
   }
-  say(`seed ${o.seed}; replay with --seed ${o.seed}`);
+  if (target.skip) {
+    io.stderr.write(`thpemu: cannot fuzz as ${target.kernel} here: ${target.skip}\n`);
+    return 4;
+  }
+  const kflag = o.kernel && o.kernel !== "host" ? ` --kernel ${o.kernel}` : "";
+  say(`seed ${o.seed}; replay with --seed ${o.seed}${kflag}`);
   const tty = Boolean((io.stderr as { isTTY?: boolean }).isTTY);
   const bar = tty
     ? new cliProgress.SingleBar(
@@ -201,8 +217,8 @@ export async function fuzzCommand(o: FuzzOptions, io: FuzzIO): Promise<number> {
       const text = generateScenario(rs, { ops: o.ops, maxRegionPages: o.maxRegionPages, weights: o.weights });
       const name = `fuzz-${o.seed}-${i}`;
       // the emulator is deterministic: one run serves both kernel runs below
-      const emu = await onEmulator(text, `${name}.scn`);
-      let v = await checkScenario(text, `${name}.scn`, emu);
+      const emu = await onEmulator(text, `${name}.scn`, target);
+      let v = await checkScenario(text, `${name}.scn`, emu, target);
       if (v.status === "host") {
         bar?.stop();
         io.stderr.write(`thpemu: this host cannot run scenarios on its kernel: ${v.reason}\n`);
@@ -215,7 +231,7 @@ export async function fuzzCommand(o: FuzzOptions, io: FuzzIO): Promise<number> {
       }
       else {
         // a second opinion: rule out a one-off on the kernel
-        const again = await checkScenario(text, `${name}.scn`, emu);
+        const again = await checkScenario(text, `${name}.scn`, emu, target);
         if (again.status !== "mismatch") {
           if (again.status === "match") passed++; else skipped++;
           log(`run ${i}: differed once, not again (counted as ${again.status === "match" ? "passed" : "skipped"})`);
@@ -223,18 +239,18 @@ export async function fuzzCommand(o: FuzzOptions, io: FuzzIO): Promise<number> {
           v = again;
           failed++;
           const lines = text.trimEnd().split("\n");
-          const s = await shrinkScenario(lines, v, o.maxShrinkRuns ?? 60);
+          const s = await shrinkScenario(lines, v, o.maxShrinkRuns ?? 60, target);
           const file = path.join(o.outDir, `${name}.scn`);
           const header = [
             `# thpemu fuzz: seed ${o.seed}, run ${i} (run seed ${rs}, ${o.ops} ops); ${lines.length} lines shrunk to ${s.lines.length} with ${s.kernelRuns} kernel runs`,
-            `# replay: thpemu fuzz --seed ${o.seed} --runs ${i + 1} --ops ${o.ops}; check: thpemu conform ${file}`,
+            `# replay: thpemu fuzz --seed ${o.seed} --runs ${i + 1} --ops ${o.ops}${kflag}; check: thpemu conform${kflag} ${file}`,
             `# first differences (kernel vs emulator):`,
             ...describeVerdict(s.verdict).map((d) => `#   ${d}`),
           ];
           let body = header.join("\n") + "\n" + s.lines.join("\n") + "\n";
           if (s.verdict.status === "mismatch" && s.verdict.kind === "emulator-error") {
             // the emulator's message again, with the line numbers of the file as written
-            const e = await onEmulator(body, file);
+            const e = await onEmulator(body, file, target);
             if (!e.ok) body = body.replace(/^#   emulator: .*$/m, `#   emulator: ${e.error.split("\n")[0]}`);
           }
           try {

@@ -58,7 +58,7 @@ export function findCompiler(): string | null {
   return null;
 }
 
-function cacheDir(): string {
+export function cacheDir(): string {
   const xdg = process.env.XDG_CACHE_HOME;
   return xdg && path.isAbsolute(xdg) ? path.join(xdg, "thpemu") : path.join(os.homedir(), ".cache", "thpemu");
 }

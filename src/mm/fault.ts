@@ -151,6 +151,7 @@ function doHugePmdWpPage(k: Kernel, mm: Mm, vma: Vma, blk: number, pmd: number):
     if (head >= 0) {
       setHugePmd(k, vma, pmd, head, true);
       core.e.put_huge_zero_page();
+      queueNewThp(k, head); // map_anon_folio_pmd queues it as a fault does (seen on 6.18)
       return true;
     }
     splitHugePmd(k, mm, pmd);

@@ -2,7 +2,7 @@
 // compare what they print (the page and region records, against naive) and
 // what they cost (atomic RMW operations on struct page counters and distinct
 // struct pages touched, per rmap entry point; see assembly/rmap/cost.ts).
-import { Machine } from "../machine.js";
+import { Machine, type MachineOptions } from "../machine.js";
 import { SCHEMES, type KernelName, type SchemeName } from "../profiles.js";
 import { COST_OPS, type CostOp, type OpCost } from "../core/frames.js";
 import { parseScenario } from "./parse.js";
@@ -27,11 +27,15 @@ export interface CompareResult {
 }
 
 /** Run `text` under every scheme (fresh machine each). */
-export async function compareSchemes(text: string, file: string, kernel: KernelName = "linux-6.18", memory?: number): Promise<CompareResult> {
+export async function compareSchemes(
+  text: string, file: string, kernelOrOptions: KernelName | MachineOptions = "linux-6.18", memory?: number,
+): Promise<CompareResult> {
+  const machine: MachineOptions = typeof kernelOrOptions === "string" ? { kernel: kernelOrOptions } : kernelOrOptions;
+  const kernel = machine.kernel ?? "linux-6.18";
   const ops = parseScenario(text, file); // a syntax error is the same for every scheme: let it throw
   const runs: SchemeRun[] = [];
   for (const scheme of SCHEMES) {
-    const m = await Machine.create({ kernel, memory, scheme });
+    const m = await Machine.create({ ...machine, memory, scheme });
     let recs: ObservationRecord[] = [];
     let error: string | undefined;
     try {

@@ -7,8 +7,10 @@
 // Weighted towards THP edge cases: partial ranges and ranges across 2 MiB
 // edges, forks, exits in every order, COW, mprotect none/r/rw, DONTNEED,
 // collapse, split, shrink, zero pages (read touches), thp/nothp/no advice,
-// region tails that are not a multiple of 2 MiB.
-import type { KernelName } from "../profiles.js";
+// region tails that are not a multiple of 2 MiB, and THP knob changes
+// (`sysfs`) that the profile has.
+import { PROFILES, type KernelName } from "../profiles.js";
+import type { KnobName } from "../knobs.js";
 
 const PAGE = 4096;
 const BLOCK = 512; // pages per 2 MiB
@@ -26,7 +28,23 @@ export const SIZES = [512, 768, 1024, 1024 + 3, 1536, 2048, 2048, 1024, 512 + 1,
 export const WEIGHTS: [string, number][] = [
   ["spawn", 2], ["mmap", 6], ["write", 14], ["read", 6], ["fork", 6], ["exit", 4], ["munmap", 4],
   ["mprotect", 6], ["dontneed", 5], ["hugepage", 2], ["nohugepage", 1], ["collapse", 5], ["split", 4],
-  ["shrink", 4], ["dump", 3],
+  ["shrink", 4], ["dump", 3], ["sysfs", 2],
+];
+
+/**
+ * The knob changes the generator picks from: every value of the PMD-size
+ * knobs, and max_ptes_none values around the underused shrinker's edges
+ * (mTHP sizes stay `never` until they are emulated).
+ */
+const KNOB_CHOICES: [KnobName, string][] = [
+  ["enabled", "always"], ["enabled", "madvise"], ["enabled", "never"],
+  ["hugepages-2048kB/enabled", "always"], ["hugepages-2048kB/enabled", "inherit"],
+  ["hugepages-2048kB/enabled", "madvise"], ["hugepages-2048kB/enabled", "never"],
+  ["use_zero_page", "0"], ["use_zero_page", "1"],
+  ["shrink_underused", "0"], ["shrink_underused", "1"],
+  ["khugepaged/max_ptes_none", "0"], ["khugepaged/max_ptes_none", "1"], ["khugepaged/max_ptes_none", "64"],
+  ["khugepaged/max_ptes_none", "256"], ["khugepaged/max_ptes_none", "500"], ["khugepaged/max_ptes_none", "510"],
+  ["khugepaged/max_ptes_none", "511"],
 ];
 
 export interface BuildOptions {
@@ -113,6 +131,12 @@ export function buildScenario(
     if (live.length === 0 && kind !== "shrink" && kind !== "dump") kind = "spawn";
     if (kind === "spawn") { if (live.length < 5) spawn(); continue; }
     if (kind === "shrink") { lines.push("shrink"); continue; }
+    if (kind === "sysfs") {
+      const choices = KNOB_CHOICES.filter(([k]) => PROFILES[kernel].knobs.includes(k));
+      const [knob, value] = choices[s.e % choices.length];
+      lines.push(`sysfs ${knob} ${value}`);
+      continue;
+    }
     if (kind === "dump") { lines.push(`dump d${lines.length}`); continue; }
     const p = live[s.c % live.length];
     if (kind === "mmap" || p.regions.size === 0) {
@@ -223,7 +247,7 @@ export function runSeed(seed: number, index: number): number {
 export const FUZZ_WEIGHTS: [string, number][] = [
   ["spawn", 2], ["mmap", 5], ["write", 14], ["read", 7], ["fork", 7], ["exit", 6], ["munmap", 4],
   ["mprotect", 6], ["dontneed", 5], ["hugepage", 2], ["nohugepage", 1], ["collapse", 5], ["split", 5],
-  ["shrink", 4], ["dump", 3],
+  ["shrink", 4], ["dump", 3], ["sysfs", 3],
 ];
 
 export interface GenerateOptions {
