@@ -13,3 +13,7 @@ export { SCHEMES } from "./profiles.js";
 export type { SchemeName } from "./profiles.js";
 export { compareSchemes, formatCompare, averagedRecords } from "./scenario/compare.js";
 export type { CompareResult, SchemeRun } from "./scenario/compare.js";
+export { KNOBS, KNOB_NAMES, REFERENCE_KNOBS, MTHP_SIZES_KB, isMthpKnob, parseKnob, pmdThpAllowed } from "./knobs.js";
+export type { ThpKnobs, KnobName, ThpMode, SizeMode } from "./knobs.js";
+export { QUIRK_NAMES } from "./profiles.js";
+export type { HostQuirks } from "./profiles.js";

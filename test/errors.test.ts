@@ -40,7 +40,7 @@ async function baseMachine(kernel: KernelName = "linux-6.18", memory = 128 * M):
   return m;
 }
 
-interface State { obs: Record<string, unknown>[]; check: string[]; free: number; procs: string[]; hz: number }
+interface State { obs: Record<string, unknown>[]; check: string[]; free: number; procs: string[]; hz: number; knobs: unknown }
 function state(m: Machine): State {
   return {
     obs: renumbered(m.observe("s")),
@@ -48,6 +48,7 @@ function state(m: Machine): State {
     free: m.core.nrFreePages(),
     procs: [...m.procs.values()].map((p) => `${p.name}:${p.alive}:${[...p.regions.keys()].join(",")}`),
     hz: m.core.hugeZeroRefcount,
+    knobs: m.knobs,
   };
 }
 
@@ -75,6 +76,7 @@ function expectError(m: Machine, text: string, line: number, msg: RegExp): Scena
   expect(after.free).toBe(before.free);
   expect(after.procs).toEqual(before.procs);
   expect(after.hz).toBe(before.hz);
+  expect(after.knobs).toEqual(before.knobs);
   expect(after.obs).toEqual(before.obs);
   return se;
 }
@@ -113,6 +115,15 @@ describe("syntax errors (found before anything runs)", () => {
     ["offset not a multiple of 4 KiB", "spawn p\nmmap p A 2M\ntouch p A 100 4K", 3, /multiple of 4 KiB/],
     ["length not a multiple of 4 KiB", "spawn p\nmmap p A 2M\nmunmap p A 0 0x1001", 3, /multiple of 4 KiB/],
     ["invalid character", "spawn p\nspawn q\u00e9", 2, /invalid character/],
+    ["unknown sysfs knob", "spawn p\nsysfs defrag always", 2, /unknown sysfs knob 'defrag'/],
+    ["sysfs knob path outside transparent_hugepage", "sysfs ../enabled always", 1, /unknown sysfs knob/],
+    ["bad sysfs value", "spawn p\nsysfs enabled sometimes", 2, /bad value 'sometimes' for sysfs knob 'enabled' \(expected always, madvise, never\)/],
+    ["inherit is not a value of the top-level enabled", "sysfs enabled inherit", 1, /bad value 'inherit'/],
+    ["max_ptes_none above 511", "sysfs khugepaged/max_ptes_none 512", 1, /bad value '512'.*0 … 511/],
+    ["max_ptes_none negative", "sysfs khugepaged/max_ptes_none -1", 1, /bad value '-1'/],
+    ["use_zero_page 2", "sysfs use_zero_page 2", 1, /bad value '2'/],
+    ["sysfs without a value", "sysfs enabled", 1, /usage: sysfs KNOB VALUE/],
+    ["an mTHP size the kernel does not have", "sysfs hugepages-8kB/enabled always", 1, /unknown sysfs knob/],
   ];
   for (const [name, text, line, msg] of cases) {
     it(name, async () => { await expectSyntaxError(text, line, msg); });
@@ -160,6 +171,11 @@ describe("run-time errors leave the state unchanged", () => {
     { name: "write to an r page after the PMD split", text: "touch Q buf 0 4K write", line: 1, msg: /access error.*write of Q buf offset 0x0/ },
     { name: "write into a range whose last page is r", text: "touch P ro 1M 1M\nmprotect P ro 0x1ff000 4K r\ntouch P ro 1M 1M", line: 3, msg: /offset 0x1ff000/ },
     { name: "collapse under linux-4.5", text: "madvise P buf 0 4M collapse", line: 1, msg: /MADV_COLLAPSE/, kernel: "linux-4.5" },
+    { name: "a knob 4.5 did not have", text: "sysfs enabled never\nsysfs shrink_underused 0", line: 2, msg: /sysfs knob 'shrink_underused' does not exist in linux-4.5 \(it has enabled, use_zero_page\)/, kernel: "linux-4.5" },
+    { name: "per-size knobs under linux-4.5", text: "sysfs hugepages-2048kB/enabled always", line: 1, msg: /does not exist in linux-4.5/, kernel: "linux-4.5" },
+    { name: "max_ptes_none under linux-4.5", text: "sysfs khugepaged/max_ptes_none 0", line: 1, msg: /does not exist in linux-4.5/, kernel: "linux-4.5" },
+    { name: "an mTHP size switched on", text: "sysfs use_zero_page 0\nsysfs hugepages-64kB/enabled inherit", line: 2, msg: /mTHP sizes are not emulated yet/ },
+    { name: "an mTHP size under linux-4.5", text: "sysfs hugepages-16kB/enabled never", line: 1, msg: /does not exist in linux-4.5/, kernel: "linux-4.5" },
   ];
   for (const c of cases) {
     it(`${c.name} (${c.kernel ?? "linux-6.18"})`, async () => {
