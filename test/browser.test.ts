@@ -2,7 +2,8 @@
 // dist/web on a free localhost port, drive Debian's Chromium with
 // playwright-core, and check that what the page shows is what Node computes
 // for the same scenario: the frames' mapcounts, PG_double_map, the struct
-// page of a clicked frame, the observation table, the error display; and
+// page of a clicked frame, the observation table, the error display, the THP
+// knobs panel (machine.knobs at every step, changed knobs highlighted); and
 // that the built package (dist/index.js) runs unchanged in the browser from a
 // plain <script type="module"> import.
 //
@@ -25,9 +26,11 @@ import type { Browser, Page } from "playwright-core";
 import { Machine } from "../src/machine.js";
 import { parseScenario, ScenarioError, type Op } from "../src/scenario/parse.js";
 import { applyOp, runScenario } from "../src/scenario/run.js";
-import { formatTable } from "../src/scenario/table.js";
-import type { ObservationRecord, PageRecord, RegionRecord } from "../src/scenario/records.js";
+import { formatTable, formatInspect } from "../src/scenario/table.js";
+import type { ObservationRecord, PageRecord, RegionRecord, InspectRecord } from "../src/scenario/records.js";
 import { frameKind, usedFrameLimit } from "../src/inspect/tables.js";
+import type { KernelName } from "../src/profiles.js";
+import type { KnobName, ThpKnobs } from "../src/knobs.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const ARTIFACTS = path.join(ROOT, "test-artifacts");
@@ -199,15 +202,47 @@ function dumpOf(records: ObservationRecord[], label: string): (PageRecord | Regi
 class NodeTwin {
   private i = 0;
   constructor(readonly m: Machine, readonly ops: Op[]) {}
-  static async create(text: string): Promise<NodeTwin> {
-    return new NodeTwin(await Machine.create({ kernel: KERNEL }), parseScenario(text));
+  static async create(text: string, kernel: KernelName = KERNEL): Promise<NodeTwin> {
+    return new NodeTwin(await Machine.create({ kernel }), parseScenario(text));
   }
+  /** Run the next operation (its error, if any, is thrown and the operation counts as run, as the page does not). */
+  stepOne(): void { applyOp(this.m, this.ops[this.i++]); }
   /** Run up to and including the operation on `line`. */
   runThrough(line: number): void {
     while (this.i < this.ops.length && this.ops[this.i].line <= line) applyOp(this.m, this.ops[this.i++]);
   }
   get pc(): number { return this.i; }
   lineOf(pred: (op: Op) => boolean): number { return this.ops.find(pred)!.line; }
+}
+
+/** The THP knobs panel: one entry per knob, or per group of mTHP sizes (data-knobs lists them). */
+async function shownKnobChips(): Promise<{ knobs: string[]; value: string; shownValue: string; changed: boolean; highlighted: boolean }[]> {
+  return page.$$eval("#knobs .knob", (els) => els.map((e) => ({
+    knobs: (e as HTMLElement).dataset.knobs!.split(" "),
+    value: (e as HTMLElement).dataset.value!,
+    shownValue: e.querySelector(".kval")!.textContent!,
+    changed: (e as HTMLElement).dataset.changed === "true",
+    highlighted: e.classList.contains("changed"),
+  })));
+}
+/**
+ * The knobs panel shows exactly the profile's knobs with `knobs`' values
+ * (default: the machine's now), highlighting those that differ from the
+ * profile's initial values.
+ */
+async function expectKnobsMatch(m: Machine, knobs: Readonly<ThpKnobs> = m.knobs, what = ""): Promise<void> {
+  const chips = await shownKnobChips();
+  const shown = new Map(chips.flatMap((c) => c.knobs.map((k) => [k, c] as const)));
+  expect(chips.flatMap((c) => c.knobs).length, `${what}: each knob shown once`).toBe(shown.size);
+  expect([...shown.keys()].sort(), `${what}: the knobs of ${m.profile.name}`).toEqual([...m.profile.knobs].sort());
+  const init = m.profile.initialKnobs;
+  for (const k of m.profile.knobs) {
+    const c = shown.get(k)!;
+    expect(c.value, `${what}: ${k}`).toBe(String(knobs[k]));
+    expect(c.shownValue, `${what}: ${k} (text)`).toBe(String(knobs[k]));
+    expect(c.changed, `${what}: ${k} changed`).toBe(knobs[k] !== init[k]);
+    expect(c.highlighted, `${what}: ${k} highlighted`).toBe(knobs[k] !== init[k]);
+  }
 }
 
 /** Every frame the page draws agrees with Node's machine; every page of the dump is drawn with its mapcount. */
@@ -226,6 +261,13 @@ async function expectFramesMatch(twin: NodeTwin, dump: (PageRecord | RegionRecor
     if (r.type !== "page") continue;
     const p = m.procs.get(r.proc)!;
     const pfn = m.pfnAt(p.mm, p.regions.get(r.region)!.start + r.page * 4096);
+    const kind = frameKind(m, pfn);
+    if (kind === "zero" || kind === "hzero") {
+      // the zero pages are drawn as "0" without a count (the kernel does not count their mappings)
+      expect(shown.get(pfn)?.kind, `${r.proc} ${r.region} page ${r.page} (pfn ${pfn})`).toBe(kind);
+      expect(r.mapcount, `${r.proc} ${r.region} page ${r.page}: mapcount of the ${kind} page`).toBe(0);
+      continue;
+    }
     expect(shown.get(pfn)?.mapcount, `${r.proc} ${r.region} page ${r.page} (pfn ${pfn})`).toBe(r.mapcount);
   }
 }
@@ -367,6 +409,144 @@ describe("the web page in Chromium", () => {
     await click("#step");
     const perr = await runScenario("spawn p\nmmap p A 2Q\n").catch((e) => e);
     expect(await page.textContent("#error")).toBe(`line 2: ${perr.reason}`);
+  });
+
+  it.skipIf(skip)(`shows the THP knobs as Node's machine.knobs at every step, changed ones highlighted (linux-6.18)${why}`, async () => {
+    const kernel: KernelName = "linux-6.18";
+    const text = [
+      "spawn p",
+      "sysfs enabled always",
+      "mmap p A 2M",
+      "touch p A 0 4K",
+      "sysfs khugepaged/max_ptes_none 100",
+      "sysfs use_zero_page 0",
+      "sysfs shrink_underused 0",
+      "sysfs hugepages-2048kB/enabled never",
+      "sysfs enabled madvise", // back to the initial value: no longer highlighted
+      "sysfs hugepages-2048kB/enabled inherit",
+      "shrink",
+      "dump end",
+      "sysfs hugepages-64kB/enabled always", // refused (mTHP is not emulated yet): nothing changes
+    ].join("\n") + "\n";
+    await page.goto(baseUrl + "/");
+    await idle();
+    await page.selectOption("#kernel", kernel);
+    await idle();
+    await page.fill("#source", text);
+    await click("#reset");
+    const twin = await NodeTwin.create(text, kernel);
+    expect(twin.m.profile.knobs.length).toBeGreaterThan(2);
+    await expectKnobsMatch(twin.m, twin.m.knobs, "at the start");
+    // the mTHP sizes (all never) share one entry
+    const chips0 = await shownKnobChips();
+    expect(chips0.filter((c) => c.knobs.length > 1).map((c) => c.knobs.length)).toEqual([7]);
+    expect(chips0.some((c) => c.highlighted)).toBe(false);
+
+    const seen: ThpKnobs[] = [twin.m.knobs];
+    let refused: Error | undefined;
+    while (twin.pc < twin.ops.length) {
+      const op = twin.ops[twin.pc];
+      await click("#step");
+      try { twin.stepOne(); } catch (e) { refused = e as Error; }
+      seen.push(twin.m.knobs);
+      await expectKnobsMatch(twin.m, twin.m.knobs, `after line ${op.line} (${op.op})`);
+    }
+    expect(refused?.message).toMatch(/mTHP sizes are not emulated yet/);
+    expect(await page.textContent("#error")).toBe(`line ${twin.ops[twin.ops.length - 1].line}: ${refused!.message}`);
+    const final = seen[seen.length - 1];
+    const changed = (Object.keys(final) as KnobName[]).filter((k) => final[k] !== twin.m.profile.initialKnobs[k]).sort();
+    expect(changed).toEqual(["khugepaged/max_ptes_none", "shrink_underused", "use_zero_page"]);
+    expect(await page.$$eval("#knobs .knob.changed", (els) => els.map((e) => (e as HTMLElement).dataset.knobs).sort())).toEqual(changed);
+    // the page's own running state matches: enabled `always` gave the unadvised VMA a THP
+    expect(await page.textContent("#observations")).toBe(formatTable(dumpOf(await runScenario(text.split("\nsysfs hugepages-64kB")[0], { kernel }), "end")).join("\n"));
+
+    // Back: the knobs as they were one operation earlier (Back first clears the refused line's error)
+    await click("#back");
+    expect(await page.getAttribute("body", "data-pc")).toBe(String(twin.ops.length - 1));
+    // back to just after `sysfs hugepages-2048kB/enabled never`, one Back at a time
+    const pcNever = twin.ops.findIndex((o) => o.op === "sysfs" && o.value === "never") + 1;
+    for (let pc = twin.ops.length - 2; pc >= pcNever; pc--) {
+      await click("#back");
+      expect(await page.getAttribute("body", "data-pc")).toBe(String(pc));
+      await expectKnobsMatch(twin.m, seen[pc], `after Back to pc ${pc}`);
+    }
+    expect(seen[pcNever]["hugepages-2048kB/enabled"]).toBe("never");
+    expect(seen[pcNever].enabled).toBe("always");
+    expect(await page.getAttribute("#knobs .knob[data-knobs='hugepages-2048kB/enabled']", "data-changed")).toBe("true");
+    // Reset: a fresh machine, the profile's initial values, nothing highlighted
+    await click("#reset");
+    await expectKnobsMatch(twin.m, seen[0], "after Reset");
+    expect(await page.$$eval("#knobs .knob.changed", (els) => els.length)).toBe(0);
+    // Run: the end state again
+    await click("#run");
+    await expectKnobsMatch(twin.m, final, "after Run");
+  });
+
+  it.skipIf(skip)(`under linux-4.5 the knobs panel shows only its two knobs${why}`, async () => {
+    const text = "sysfs use_zero_page 0\nspawn p\nsysfs khugepaged/max_ptes_none 100\n";
+    await page.goto(baseUrl + "/");
+    await idle();
+    await page.selectOption("#kernel", "linux-4.5");
+    await idle();
+    await page.fill("#source", text);
+    await click("#run");
+    const twin = await NodeTwin.create(text, "linux-4.5");
+    expect(twin.m.profile.knobs).toEqual(["enabled", "use_zero_page"]);
+    twin.runThrough(2);
+    await expectKnobsMatch(twin.m, twin.m.knobs, "linux-4.5");
+    expect((await shownKnobChips()).map((c) => c.knobs.join(" "))).toEqual(["enabled", "use_zero_page"]);
+    expect(await page.$$eval("#knobs .knob.changed", (els) => els.map((e) => (e as HTMLElement).dataset.knobs))).toEqual(["use_zero_page"]);
+    expect(await page.textContent("#knobs-title")).toBe("(1 changed by sysfs, highlighted; the others are absent in linux-4.5)");
+    // a knob linux-4.5 lacks is the scenario's error, as in Node
+    const err = await runScenario(text, { kernel: "linux-4.5" }).catch((e) => e);
+    expect(err).toBeInstanceOf(ScenarioError);
+    expect(await page.textContent("#error")).toBe(`line 3: ${err.reason}`);
+  });
+
+  it.skipIf(skip)(`the knob example switches to linux-6.18 and shows what Node computes, partially_mapped included${why}`, async () => {
+    await page.goto(baseUrl + "/");
+    await idle();
+    await page.selectOption("#kernel", "linux-4.5");
+    await idle();
+    const options = await page.$$eval("#example option", (os) => os.map((o) => (o as HTMLOptionElement).value));
+    expect(options).toContain("underused-shrink");
+    await page.selectOption("#example", "underused-shrink");
+    await idle();
+    // it sets knobs linux-4.5 lacks: the page switched the kernel
+    expect(await page.inputValue("#kernel")).toBe("linux-6.18");
+    expect(await page.textContent("#status")).toContain("kernel switched to linux-6.18");
+    const text = fs.readFileSync(path.join(ROOT, "web/examples/underused-shrink.scn"), "utf8");
+    expect(await page.inputValue("#source")).toBe(text);
+    const kernel: KernelName = "linux-6.18";
+    const records = await runScenario(text, { kernel, check: true });
+    const twin = await NodeTwin.create(text, kernel);
+
+    // Step to the first `inspect p A 0`: the new THP is queued for the deferred split, not partially mapped
+    const lineInspect = twin.lineOf((o) => o.op === "inspect");
+    while (Number(await page.getAttribute("body", "data-pc")) < twin.ops.findIndex((o) => o.line === lineInspect) + 1) await click("#step");
+    twin.runThrough(lineInspect);
+    await expectKnobsMatch(twin.m, twin.m.knobs, "before shrink");
+    expect(await page.getAttribute("#knobs .knob[data-knobs='khugepaged/max_ptes_none']", "data-changed")).toBe("true");
+    const want = twin.m.inspect("p", "A", 0);
+    expect(want.deferred_split_queued).toBe(true);
+    expect(want.partially_mapped).toBe(false);
+    expect(await page.getAttribute("#page table", "data-pfn")).toBe(String(want.pfn));
+    for (const k of ["deferred_split_queued", "partially_mapped"] as const) {
+      expect(await page.textContent(`#page td[data-field='${k}']`), k).toBe(String(want[k]));
+    }
+    expect(await page.$$eval(".folio[data-head]", (els) => els.map((e) => [(e as HTMLElement).dataset.head,
+      (e as HTMLElement).dataset.deferredSplit, (e as HTMLElement).dataset.partiallyMapped])))
+      .toEqual([[String(want.pfn), "true", "false"], [String(twin.m.inspect("p", "A", 2 << 20).pfn), "true", "false"]]);
+
+    // Run: the shrinker split the underused THP; the same frames, dump and inspect blocks as Node
+    await click("#run");
+    twin.runThrough(Infinity);
+    const last = records.filter((r) => r.type === "inspect").pop()!;
+    expect(await page.textContent("#observations")).toBe(
+      [...formatTable(dumpOf(records, "after-shrink")), "", ...formatInspect(last as InspectRecord)].join("\n"));
+    await expectFramesMatch(twin, dumpOf(records, "after-shrink"));
+    expect(await shownFolios()).toEqual([{ head: twin.m.inspect("p", "A", 2 << 20).pfn, doubleMap: false }]);
+    await expectKnobsMatch(twin.m, twin.m.knobs, "at the end");
   });
 
   it.skipIf(skip)(`the built package runs unchanged from a plain <script type="module"> import${why}`, async (ctx) => {

@@ -1,11 +1,13 @@
 // The thpemu web view: a scenario editor that runs (or steps through) a
 // scenario on a Machine in the page, and views of the machine that are
 // redrawn after every operation: the physical frames, each process's page
-// tables, one frame's struct page, the last dump as a table. It imports the
+// tables, one frame's struct page, the THP knobs, the last dump as a table. It imports the
 // emulator's sources as they are; Vite bundles them and emits the .wasm core
 // that src/core/loader.ts finds with new URL(…, import.meta.url).
-import { Machine, UserError, parseScenario, applyOp, ScenarioError } from "../src/index.js";
-import type { KernelName, SchemeName, Op, ObservationRecord, InspectRecord, PageRecord, RegionRecord } from "../src/index.js";
+import { Machine, UserError, parseScenario, applyOp, ScenarioError, PROFILES, KNOBS, KNOB_NAMES, isMthpKnob } from "../src/index.js";
+import type {
+  KernelName, SchemeName, Op, ObservationRecord, InspectRecord, PageRecord, RegionRecord, KnobName,
+} from "../src/index.js";
 import { formatTable, formatInspect, formatEmptyDump } from "../src/scenario/table.js";
 import {
   pageTableTree, pteRuns, frameKind, frameRecord, usedFrameLimit, folioCounters, formatMapping, schemeOf,
@@ -13,9 +15,12 @@ import {
 } from "../src/inspect/tables.js";
 import type { Process } from "../src/mm/types.js";
 
-// ---- the examples (examples/*.scn, bundled as text) ------------------------------
+// ---- the examples (examples/*.scn and the page's own web/examples/*.scn, bundled as text) ----
 const EXAMPLES = Object.fromEntries(
-  Object.entries(import.meta.glob("../examples/*.scn", { query: "?raw", import: "default", eager: true }) as Record<string, string>)
+  Object.entries({
+    ...import.meta.glob("../examples/*.scn", { query: "?raw", import: "default", eager: true }),
+    ...import.meta.glob("./examples/*.scn", { query: "?raw", import: "default", eager: true }),
+  } as Record<string, string>)
     .map(([path, text]) => [path.replace(/^.*\//, "").replace(/\.scn$/, ""), text]),
 );
 const DEFAULT_EXAMPLE = "seed-doublemap";
@@ -40,6 +45,7 @@ const foliosEl = $("folios");
 const tablesEl = $("tables");
 const pageEl = $("page");
 const obsEl = $("observations");
+const knobsEl = $("knobs");
 
 // ---- state ---------------------------------------------------------------------------
 let machine: Machine | null = null;
@@ -229,6 +235,7 @@ function renderAll(): void {
   renderFrames();
   renderTables(trees);
   renderPage(trees);
+  renderKnobs();
   renderObservations();
 }
 
@@ -322,7 +329,10 @@ function renderFrames(): void {
     line.append(f.PG_double_map === null
       ? el("span", { class: "muted" }, `n/a (${f.scheme} scheme)`)
       : el("span", { class: f.PG_double_map ? "yes" : "" }, f.PG_double_map ? "yes" : "no"));
-    if (f.deferred_split_queued) line.append("  (on the deferred split queue)");
+    line.dataset.deferredSplit = String(f.deferred_split_queued);
+    line.dataset.partiallyMapped = String(f.partially_mapped);
+    if (f.deferred_split_queued) line.append(`  (on the deferred split queue${f.partially_mapped ? ", PG_partially_mapped" : ""})`);
+    else if (f.partially_mapped) line.append("  (PG_partially_mapped)");
     foliosEl.append(line);
   }
 }
@@ -442,6 +452,49 @@ function renderPage(trees?: ReadonlyMap<Process, TableNode>): void {
   pageEl.append(t, notes);
 }
 
+/**
+ * The THP knobs the machine's kernel profile has, with their current values
+ * (machine.knobs); the ones a `sysfs` line changed from the profile's initial
+ * values are highlighted. Knobs the profile lacks are left out. The mTHP
+ * sizes share one entry while they agree. Each entry carries data-knobs (its
+ * knob names), data-value and data-changed.
+ */
+function renderKnobs(): void {
+  knobsEl.replaceChildren();
+  const m = machine;
+  const title = $("knobs-title");
+  if (!m) { title.textContent = ""; knobsEl.append(el("span", { class: "muted" }, "(no machine)")); return; }
+  const now = m.knobs, init = m.profile.initialKnobs;
+  const names = KNOB_NAMES.filter((n) => m.profile.knobs.includes(n));
+  const changed = (n: KnobName) => now[n] !== init[n];
+  const mthp = names.filter(isMthpKnob);
+  const groupMthp = mthp.length > 1 && mthp.every((n) => now[n] === now[mthp[0]] && changed(n) === changed(mthp[0]));
+  const entries: { names: KnobName[]; label: string }[] = [];
+  for (const n of names) {
+    if (isMthpKnob(n) && groupMthp) {
+      if (n !== mthp[0]) continue;
+      const kb = (k: KnobName) => k.replace(/^hugepages-(\d+)kB\/enabled$/, "$1");
+      entries.push({ names: mthp, label: `hugepages-{${kb(mthp[0])}…${kb(mthp[mthp.length - 1])}}kB/enabled` });
+    } else entries.push({ names: [n], label: n });
+  }
+  const nChanged = names.filter(changed).length;
+  title.textContent = `(${nChanged ? `${nChanged} changed by sysfs, highlighted` : "none changed"}` +
+    (names.length < KNOB_NAMES.length ? `; the others are absent in ${m.profile.name}` : "") + ")";
+  for (const { names: ns, label } of entries) {
+    const n = ns[0];
+    const isChanged = changed(n);
+    const chip = el("span", {
+      class: "knob" + (isChanged ? " changed" : ""),
+      "data-knobs": ns.join(" "), "data-value": String(now[n]), "data-changed": String(isChanged),
+      title: (ns.length > 1 ? ns.join(", ") + ": " : "") + KNOBS[n].what +
+        (isChanged ? ` · changed from ${init[n]}` : ` · ${m.profile.name}'s initial value`),
+    });
+    chip.append(el("span", { class: "kname" }, label), " ", el("span", { class: "kval" }, String(now[n])));
+    if (isChanged) chip.append(el("span", { class: "was" }, ` (was ${init[n]})`));
+    knobsEl.append(chip);
+  }
+}
+
 function renderObservations(): void {
   const lines: string[] = [];
   if (lastDump) {
@@ -454,13 +507,38 @@ function renderObservations(): void {
 
 // ---- wiring ----------------------------------------------------------------------------------
 for (const name of Object.keys(EXAMPLES).sort()) exampleSel.append(new Option(`${name}.scn`, name));
-function loadExample(name: string): void {
+/** The knobs a scenario's `sysfs` lines set (none when it does not parse). */
+function knobsSetBy(text: string): KnobName[] {
+  try {
+    return parseScenario(text, "scenario").flatMap((o) => (o.op === "sysfs" ? [o.knob] : []));
+  } catch {
+    return [];
+  }
+}
+/**
+ * Load an example. One that sets a knob the selected kernel lacks (say
+ * khugepaged/max_ptes_none under linux-4.5) switches the kernel to the
+ * first one that has them all; returns a note saying so, or null.
+ */
+function loadExample(name: string): string | null {
   exampleSel.value = name;
   source.value = EXAMPLES[name] ?? "";
   source.scrollTop = 0;
   dirty = true;
+  const need = knobsSetBy(source.value);
+  const hasAll = (k: string) => need.every((n) => PROFILES[k as KernelName]?.knobs.includes(n));
+  if (hasAll(kernelSel.value)) return null;
+  const other = [...kernelSel.options].map((o) => o.value).find(hasAll);
+  if (!other) return null;
+  const lacking = need.filter((n) => !PROFILES[kernelSel.value as KernelName].knobs.includes(n));
+  const note = `kernel switched to ${other}: ${kernelSel.value} has no ${[...new Set(lacking)].join(", ")}`;
+  kernelSel.value = other;
+  return note;
 }
-exampleSel.addEventListener("change", () => { loadExample(exampleSel.value); void withBusy(async () => { await reset(); }); });
+exampleSel.addEventListener("change", () => {
+  const note = loadExample(exampleSel.value);
+  void withBusy(async () => { if ((await reset()) && note) setStatus(`${statusEl.textContent} · ${note}`); });
+});
 kernelSel.addEventListener("change", () => { dirty = true; void withBusy(async () => { await reset(); }); });
 schemeSel.addEventListener("change", () => { dirty = true; void withBusy(async () => { await reset(); }); });
 memorySel.addEventListener("change", () => { dirty = true; void withBusy(async () => { await reset(); }); });
@@ -473,12 +551,12 @@ source.addEventListener("keydown", (ev) => {
 });
 
 const wanted = new URLSearchParams(location.search);
-loadExample(EXAMPLES[wanted.get("example") ?? ""] !== undefined ? wanted.get("example")! : DEFAULT_EXAMPLE);
-if (wanted.get("kernel")) kernelSel.value = wanted.get("kernel")!;
+let startNote = loadExample(EXAMPLES[wanted.get("example") ?? ""] !== undefined ? wanted.get("example")! : DEFAULT_EXAMPLE);
+if (wanted.get("kernel")) { kernelSel.value = wanted.get("kernel")!; startNote = null; }
 if (wanted.get("scheme")) schemeSel.value = wanted.get("scheme")!;
 void withBusy(async () => {
   try {
-    await reset();
+    if ((await reset()) && startNote) setStatus(`${statusEl.textContent} · ${startNote}`);
   } catch (err) {
     showError(0, `cannot start the emulator: ${(err as Error).message}`);
   }
