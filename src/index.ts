@@ -17,3 +17,11 @@ export { KNOBS, KNOB_NAMES, REFERENCE_KNOBS, MTHP_SIZES_KB, isMthpKnob, parseKno
 export type { ThpKnobs, KnobName, ThpMode, SizeMode } from "./knobs.js";
 export { QUIRK_NAMES } from "./profiles.js";
 export type { HostQuirks } from "./profiles.js";
+// A process as Machine.liveProcesses() returns it (name, regions, alive): what the viewers list.
+export type { Process } from "./mm/types.js";
+// The CLI's `--format table` text of observation records (a dump's runs, an inspect block, a dump with no live process).
+export { formatTable, formatInspect, formatEmptyDump } from "./scenario/table.js";
+// Read-only views of a machine for viewers: page-table trees with decoded entries, frame kinds, folio counters, one frame's struct page.
+export { pageTableTree, pteRuns, frameKind, usedFrameLimit, folioCounters, frameRecord, formatMapping } from "./inspect/tables.js";
+// The records those views return.
+export type { TableNode, TableEntry, FrameKind, FolioCounters, FrameRecord } from "./inspect/tables.js";

@@ -28,7 +28,7 @@ import { parseScenario, ScenarioError, type Op } from "../src/scenario/parse.js"
 import { applyOp, runScenario } from "../src/scenario/run.js";
 import { formatTable, formatInspect } from "../src/scenario/table.js";
 import type { ObservationRecord, PageRecord, RegionRecord, InspectRecord } from "../src/scenario/records.js";
-import { frameKind, usedFrameLimit } from "../src/inspect/tables.js";
+import { frameKind, usedFrameLimit, folioCounters } from "../src/inspect/tables.js";
 import type { KernelName } from "../src/profiles.js";
 import type { KnobName, ThpKnobs } from "../src/knobs.js";
 
@@ -330,7 +330,7 @@ describe("the web page in Chromium", () => {
     const core = twin.m.core;
     const folios = await shownFolios();
     expect(folios.length).toBe(1);
-    expect(folios[0].doubleMap).toBe(core.testFlag(folios[0].head + 1, core.PG.double_map));
+    expect(folios[0].doubleMap).toBe(folioCounters(twin.m, folios[0].head).PG_double_map);
     expect(folios[0].doubleMap).toBe(true); // the seed's story: PMD and PTE maps coexist
 
     // Click the frame of parent buf +4K (a tail page) and compare its struct page with Node.
@@ -382,7 +382,7 @@ describe("the web page in Chromium", () => {
     await expectFramesMatch(twin, dumpOf(records, "child-gone"));
     const after = await shownFolios();
     expect(after).toEqual([{ head: folios[0].head, doubleMap: true }]);
-    expect(core.testFlag(after[0].head + 1, core.PG.double_map)).toBe(true);
+    expect(folioCounters(twin.m, after[0].head).PG_double_map).toBe(true);
 
     // Run the rest: the THP is freed, no compound folio is left, the last dump matches.
     await click("#run");
@@ -475,6 +475,8 @@ describe("the web page in Chromium", () => {
     expect(await page.getAttribute("#knobs .knob[data-knobs='hugepages-2048kB/enabled']", "data-changed")).toBe("true");
     // Reset: a fresh machine, the profile's initial values, nothing highlighted
     await click("#reset");
+    expect(await page.getAttribute("body", "data-pc")).toBe("0");
+    expect(await page.isVisible("#hl-current")).toBe(false);
     await expectKnobsMatch(twin.m, seen[0], "after Reset");
     expect(await page.$$eval("#knobs .knob.changed", (els) => els.length)).toBe(0);
     // Run: the end state again
