@@ -12,8 +12,8 @@ export {
   PAGE_MAPPING_ANON, TAIL_MAPPING, PAGE_BUDDY_MAPCOUNT_VALUE, TRANSHUGE_PAGE_DTOR,
   FOLIO_MM_IDS_SHARED_BIT,
   G_NR_FRAMES, G_PT_POOL_BASE, G_ZERO_PFN, G_HUGE_ZERO_PFN, G_HUGE_ZERO_REFCOUNT,
-  G_SPLIT_QUEUE_LEN, G_LAST_ERROR, G_BAD_PFN, G_BAD_REASON, G_BAD_PAGES, G_RESULT1, G_PROFILE,
-  G_VMSTAT, PROFILE_MM_ID, PROFILE_ANON_EXCLUSIVE, PROFILE_QUEUE_FULLY_UNMAPPED,
+  G_SPLIT_QUEUE_LEN, G_LAST_ERROR, G_BAD_PFN, G_BAD_REASON, G_BAD_PAGES, G_RESULT1, G_CONFIG,
+  G_VMSTAT, CONFIG_MM_ID, CONFIG_ANON_EXCLUSIVE, CONFIG_DEFERRED_SPLIT_UNMAPPED, CONFIG_COW_REUSE_REFCOUNT,
   VM_NR_FREE_PAGES, VM_NR_ANON_PAGES, VM_NR_ANON_THPS, VM_NR_PAGETABLE, VM_THP_FAULT_ALLOC,
   VM_THP_FAULT_FALLBACK, VM_THP_SPLIT_PMD, VM_THP_SPLIT_PAGE, VM_THP_DEFERRED_SPLIT_PAGE,
   VM_THP_ZERO_PAGE_ALLOC, VM_THP_COLLAPSE_ALLOC, VM_PGALLOC, VM_PGFREE, VM_NR_COUNTERS,
@@ -25,7 +25,7 @@ export {
   COMPOUND_MAPPED, ENTIRELY_MAPPED, FOLIO_PAGES_MAPPED,
 } from "./layout";
 
-import { G_PROFILE, G_LAST_ERROR, G_SCHEME, G_SPLIT_COUNTS, SCHEME_NOPAGEMAPCOUNT } from "./layout";
+import { G_CONFIG, G_LAST_ERROR, G_SCHEME, G_SPLIT_COUNTS, SCHEME_NOPAGEMAPCOUNT } from "./layout";
 import { cost_reset as _cost_reset } from "./rmap/cost";
 export { cost_accounting } from "./rmap/cost";
 import { pfn_to_page, compound_head, page_to_pfn, compound_order as _compound_order } from "./page";
@@ -51,11 +51,11 @@ export {
   wp_page_reuse, wp_huge_pmd_reuse, pgtable_alloc, do_huge_pmd_wp_page_fallback,
 } from "./memory";
 
-/** Build a machine of `frames` 4 KiB frames under the given PROFILE_* bits and mapcount scheme (SCHEME_*). */
-export function init(frames: u32, profile: u32, scheme: u32): i32 {
+/** Build a machine of `frames` 4 KiB frames with the given CONFIG_* bits and mapcount scheme (SCHEME_*). */
+export function init(frames: u32, config: u32, scheme: u32): i32 {
   if (__heap_base > 0x10000) return -2; // static data would overlap the globals
   if (scheme > SCHEME_NOPAGEMAPCOUNT) return -3;
-  store<u32>(G_PROFILE, profile);
+  store<u32>(G_CONFIG, config);
   store<u32>(G_SCHEME, scheme);
   const rc = mem_init(frames);
   cost_reset();

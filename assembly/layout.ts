@@ -110,7 +110,7 @@ export const G_LAST_ERROR: u32 = GLOBALS_BASE + 0x234; //       ERR_* of the las
 export const G_BAD_PFN: u32 = GLOBALS_BASE + 0x238;
 export const G_BAD_REASON: u32 = GLOBALS_BASE + 0x23c;
 export const G_RESULT1: u32 = GLOBALS_BASE + 0x240; //          second return value
-export const G_PROFILE: u32 = GLOBALS_BASE + 0x244; //          PROFILE_* bits
+export const G_CONFIG: u32 = GLOBALS_BASE + 0x244; //           CONFIG_* bits (set once at init)
 export const G_BAD_PAGES: u32 = GLOBALS_BASE + 0x248; //        count of bad_page() reports
 export const G_VMSTAT: u32 = GLOBALS_BASE + 0x400; //           u32 counters, VM_* indices
 export const G_SCHEME: u32 = GLOBALS_BASE + 0x24c; //           SCHEME_*: the mapcount scheme
@@ -141,9 +141,13 @@ export const ENTIRELY_MAPPED: i32 = 0x800000;
 export const FOLIO_PAGES_MAPPED: i32 = 0x7fffff; // = SUBPAGES_MAPPED
 
 // Profile bits: which kernel's policy the core follows.
-export const PROFILE_MM_ID: u32 = 1; //           CONFIG_MM_ID owner slots (6.15+)
-export const PROFILE_ANON_EXCLUSIVE: u32 = 2; //  PG_anon_exclusive (5.19+)
-export const PROFILE_QUEUE_FULLY_UNMAPPED: u32 = 4; // 4.5 quirk: queue THPs that became fully unmapped
+// Mechanisms the core can run with, in the kernel's CONFIG_* style: each
+// says what the code does, never which kernel does it (the host maps a
+// profile to these bits once, src/profiles.ts coreConfig).
+export const CONFIG_MM_ID: u32 = 1; //             MM-owner slots of large folios (_mm_id, _mm_id_mapcount)
+export const CONFIG_ANON_EXCLUSIVE: u32 = 2; //    PG_anon_exclusive: exclusive anon pages are reused without a count test
+export const CONFIG_DEFERRED_SPLIT_UNMAPPED: u32 = 4; // a THP that becomes fully unmapped is queued for deferred split too
+export const CONFIG_COW_REUSE_REFCOUNT: u32 = 8; // do_wp_page reuses a small page by its refcount (else by its mapcount, reuse_swap_page)
 
 // vmstat counters (indices into G_VMSTAT)
 export const VM_NR_FREE_PAGES: u32 = 0;

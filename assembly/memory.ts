@@ -5,11 +5,11 @@
 // PFNs), never one call per subpage.
 import {
   SCRATCH_BASE, NIL, HPAGE_PMD_NR, ERR_NOMEM, ERR_FALLBACK, PG_anon_exclusive, PAGE_REFCOUNT,
-  PROFILE_MM_ID, PROFILE_ANON_EXCLUSIVE, VM_THP_FAULT_ALLOC, VM_THP_FAULT_FALLBACK,
+  CONFIG_MM_ID, CONFIG_ANON_EXCLUSIVE, CONFIG_COW_REUSE_REFCOUNT, VM_THP_FAULT_ALLOC, VM_THP_FAULT_FALLBACK,
   VM_THP_COLLAPSE_ALLOC, G_RESULT1,
 } from "./layout";
 import {
-  pfn_to_page, compound_head, PageCompound, set_error, count_vm_event, profile_has, test_bit,
+  pfn_to_page, compound_head, PageCompound, set_error, count_vm_event, IS_ENABLED, test_bit,
   set_bit,
 } from "./page";
 import { alloc_pages, pte_alloc_one, __free_pages } from "./page_alloc";
@@ -117,19 +117,19 @@ export function page_mapcount_batch(n: u32): void {
  */
 export function wp_page_reuse(pfn: u32): i32 {
   const page = pfn_to_page(pfn);
-  if (profile_has(PROFILE_ANON_EXCLUSIVE) && test_bit(page, PG_anon_exclusive)) return 1;
+  if (IS_ENABLED(CONFIG_ANON_EXCLUSIVE) && test_bit(page, PG_anon_exclusive)) return 1;
   let reuse = false;
   if (!PageCompound(page)) {
-    reuse = profile_has(PROFILE_MM_ID)
-      ? load<i32>(page + PAGE_REFCOUNT) == 1 // 6.x: only our reference
-      : page_mapcount(page) == 1; // 4.5 reuse_swap_page
-  } else if (profile_has(PROFILE_MM_ID)) {
+    reuse = IS_ENABLED(CONFIG_COW_REUSE_REFCOUNT)
+      ? load<i32>(page + PAGE_REFCOUNT) == 1 // wp_can_reuse_anon_folio: only our reference
+      : page_mapcount(page) == 1; // reuse_swap_page: only our mapping
+  } else if (IS_ENABLED(CONFIG_MM_ID)) {
     // __wp_can_reuse_large_anon_folio (6.15+)
     const head = compound_head(page);
     const mapcount = large_mapcount_raw(head) + 1;
     reuse = mapcount > 1 && !folio_maybe_mapped_shared_bit(head) && mapcount == load<i32>(head + PAGE_REFCOUNT);
-  } // 4.5: reuse_swap_page refuses every PageTransCompound page
-  if (reuse && profile_has(PROFILE_ANON_EXCLUSIVE)) set_bit(page, PG_anon_exclusive);
+  } // without the owner slots (reuse_swap_page) a page of a large folio is never reused
+  if (reuse && IS_ENABLED(CONFIG_ANON_EXCLUSIVE)) set_bit(page, PG_anon_exclusive);
   return reuse ? 1 : 0;
 }
 
@@ -141,7 +141,7 @@ export function wp_page_reuse(pfn: u32): i32 {
 export function wp_huge_pmd_reuse(pfn: u32): i32 {
   const head = pfn_to_page(pfn);
   let reuse: bool;
-  if (profile_has(PROFILE_ANON_EXCLUSIVE)) {
+  if (IS_ENABLED(CONFIG_ANON_EXCLUSIVE)) {
     reuse = test_bit(head, PG_anon_exclusive) || load<i32>(head + PAGE_REFCOUNT) == 1;
     if (reuse) set_bit(head, PG_anon_exclusive);
   } else {

@@ -4,12 +4,12 @@
 // mapcounts, plus _large_mapcount (every PTE and every PMD counts one) and a
 // "maybe mapped shared" bit. Emulates folio_set_large_mapcount,
 // folio_add_return_large_mapcount and folio_sub_return_large_mapcount of
-// include/linux/rmap.h. Only maintained when the profile has PROFILE_MM_ID.
+// include/linux/rmap.h. Only maintained under CONFIG_MM_ID.
 import {
   STRUCT_PAGE_SIZE, PAGE_LARGE_MAPCOUNT, PAGE_MM_ID0, PAGE_MM_ID1, PAGE_MM_ID_MAPCOUNT0,
-  PAGE_MM_ID_MAPCOUNT1, FOLIO_MM_IDS_SHARED_BIT, PROFILE_MM_ID,
+  PAGE_MM_ID_MAPCOUNT1, FOLIO_MM_IDS_SHARED_BIT, CONFIG_MM_ID,
 } from "./layout";
-import { profile_has } from "./page";
+import { IS_ENABLED } from "./page";
 
 const MM_ID_DUMMY: u32 = 0;
 const MM_ID_MASK: u32 = 0x7fffffff;
@@ -55,7 +55,7 @@ export function mm_id_prep(head: u32): void {
 
 /** folio_set_large_mapcount: a new folio mapped `n` times by mm `mm`. */
 export function folio_set_large_mapcount(head: u32, n: i32, mm: u32): void {
-  if (!profile_has(PROFILE_MM_ID)) return;
+  if (!IS_ENABLED(CONFIG_MM_ID)) return;
   const t = first_tail(head);
   store<i32>(t + PAGE_LARGE_MAPCOUNT, n - 1);
   store<u32>(t + PAGE_MM_ID0, mm);
@@ -66,7 +66,7 @@ export function folio_set_large_mapcount(head: u32, n: i32, mm: u32): void {
 
 /** folio_add_return_large_mapcount: `n` more mappings by `mm`. */
 export function folio_add_large_mapcount(head: u32, n: i32, mm: u32): void {
-  if (!profile_has(PROFILE_MM_ID)) return;
+  if (!IS_ENABLED(CONFIG_MM_ID)) return;
   const t = first_tail(head);
   // atomic: the one atomic of the kernel's update (folio_lock_large_mapcount)
   const v = atomic.add<i32>(t + PAGE_LARGE_MAPCOUNT, n) + n;
@@ -89,7 +89,7 @@ export function folio_add_large_mapcount(head: u32, n: i32, mm: u32): void {
 
 /** folio_sub_return_large_mapcount: `n` fewer mappings by `mm`. */
 export function folio_sub_large_mapcount(head: u32, n: i32, mm: u32): void {
-  if (!profile_has(PROFILE_MM_ID)) return;
+  if (!IS_ENABLED(CONFIG_MM_ID)) return;
   const t = first_tail(head);
   const v = atomic.sub<i32>(t + PAGE_LARGE_MAPCOUNT, n) - n;
   if (mm_id(head, 0) == mm) {

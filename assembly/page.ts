@@ -5,7 +5,7 @@ import {
   MEM_MAP_BASE, STRUCT_PAGE_SHIFT, STRUCT_PAGE_SIZE, PAGE_FLAGS, PAGE_COMPOUND_HEAD,
   PAGE_COMPOUND_ORDER, PAGE_MAPCOUNT, PAGE_REFCOUNT, PAGE_MAPPING, PAGE_COMPOUND_MAPCOUNT,
   PG_head, PG_double_map, PAGE_MAPPING_ANON, G_VMSTAT, G_LAST_ERROR, G_BAD_PFN,
-  G_BAD_REASON, G_BAD_PAGES, ERR_BAD_PAGE, G_PROFILE, HPAGE_PMD_NR,
+  G_BAD_REASON, G_BAD_PAGES, ERR_BAD_PAGE, G_CONFIG, HPAGE_PMD_NR,
 } from "./layout";
 
 @inline export function pfn_to_page(pfn: u32): u32 {
@@ -99,8 +99,9 @@ import {
   const p = G_VMSTAT + (item << 2);
   store<i32>(p, load<i32>(p) + d);
 }
-@inline export function profile_has(bit: u32): bool {
-  return (load<u32>(G_PROFILE) & bit) != 0;
+/** IS_ENABLED(CONFIG_…): whether the machine runs with that mechanism (G_CONFIG, set at init). */
+@inline export function IS_ENABLED(bit: u32): bool {
+  return (load<u32>(G_CONFIG) & bit) != 0;
 }
 /** bad_page() (mm/page_alloc.c): report, remember, never silently continue. */
 export function bad_page(page: u32, reason: u32): void {

@@ -4,19 +4,19 @@
 // Linux 6.2; large: Linux 6.11+; nopagemapcount: 6.15+ NO_PAGE_MAPCOUNT),
 // each with the same function set. Around the scheme they do what every
 // kernel does: anon mapping/index, PG_swapbacked, PG_anon_exclusive (5.19+),
-// _large_mapcount with the MM-owner slots (6.15+, by profile; the large and
+// _large_mapcount with the MM-owner slots (CONFIG_MM_ID, 6.15+; the large and
 // nopagemapcount schemes keep _large_mapcount themselves otherwise), queueing
 // for deferred split when the scheme says the folio is partially mapped, and
 // the cost counters of each entry point (rmap/cost.ts).
 import {
   PAGE_MAPPING, PAGE_INDEX, PAGE_MAPPING_ANON, PG_swapbacked, PG_anon_exclusive, STRUCT_PAGE_SIZE,
-  PROFILE_ANON_EXCLUSIVE, PROFILE_MM_ID, HPAGE_PMD_NR, VM_THP_SPLIT_PMD, VM_NR_ANON_PAGES, PAGE_LARGE_MAPCOUNT, PAGE_MAPCOUNT,
+  CONFIG_ANON_EXCLUSIVE, CONFIG_MM_ID, HPAGE_PMD_NR, VM_THP_SPLIT_PMD, VM_NR_ANON_PAGES, PAGE_LARGE_MAPCOUNT, PAGE_MAPCOUNT,
   G_SCHEME, G_SPLIT_COUNTS, SCRATCH_BASE, SCHEME_NAIVE, SCHEME_SUBPAGES, SCHEME_LARGE,
   SCHEME_NOPAGEMAPCOUNT, COST_ADD_NEW, COST_DUP, COST_REMOVE, COST_SPLIT_PMD, COST_PAGE_MAPCOUNT,
   COST_FOLIO_MAPCOUNT,
 } from "./layout";
 import {
-  set_bit, clear_bit, test_bit, compound_head, PageCompound, profile_has, page_ref_add,
+  set_bit, clear_bit, test_bit, compound_head, PageCompound, IS_ENABLED, page_ref_add,
   nth_page, count_vm_event,
 } from "./page";
 import {
@@ -51,22 +51,22 @@ import { cost_begin, cost_end, atomic_ops, touch } from "./rmap/cost";
   return s == SCHEME_LARGE || s == SCHEME_NOPAGEMAPCOUNT;
 }
 
-// ---- _large_mapcount (+ MM-owner slots when the profile has them) ----------
+// ---- _large_mapcount (+ MM-owner slots under CONFIG_MM_ID) ----------
 function large_set(head: u32, mm: u32): void {
-  if (profile_has(PROFILE_MM_ID)) folio_set_large_mapcount(head, 1, mm);
+  if (IS_ENABLED(CONFIG_MM_ID)) folio_set_large_mapcount(head, 1, mm);
   else if (scheme_has_large()) store<i32>(head + STRUCT_PAGE_SIZE + PAGE_LARGE_MAPCOUNT, 0);
   else return;
   touch(head + STRUCT_PAGE_SIZE);
 }
 function large_add(head: u32, n: i32, mm: u32): void {
-  if (profile_has(PROFILE_MM_ID)) folio_add_large_mapcount(head, n, mm);
+  if (IS_ENABLED(CONFIG_MM_ID)) folio_add_large_mapcount(head, n, mm);
   else if (scheme_has_large()) atomic.add<i32>(head + STRUCT_PAGE_SIZE + PAGE_LARGE_MAPCOUNT, n);
   else return;
   touch(head + STRUCT_PAGE_SIZE);
   atomic_ops(1);
 }
 function large_sub(head: u32, n: i32, mm: u32): void {
-  if (profile_has(PROFILE_MM_ID)) folio_sub_large_mapcount(head, n, mm);
+  if (IS_ENABLED(CONFIG_MM_ID)) folio_sub_large_mapcount(head, n, mm);
   else if (scheme_has_large()) atomic.sub<i32>(head + STRUCT_PAGE_SIZE + PAGE_LARGE_MAPCOUNT, n);
   else return;
   touch(head + STRUCT_PAGE_SIZE);
@@ -88,7 +88,7 @@ export function page_add_new_anon_rmap(page: u32, compound: bool, mm: u32, av: u
     default: doublemap_add_new_anon_rmap(page, compound);
   }
   if (compound) large_set(page, mm);
-  if (profile_has(PROFILE_ANON_EXCLUSIVE)) set_bit(page, PG_anon_exclusive);
+  if (IS_ENABLED(CONFIG_ANON_EXCLUSIVE)) set_bit(page, PG_anon_exclusive);
   cost_end(prev);
 }
 

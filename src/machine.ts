@@ -3,24 +3,29 @@
 // the scenario operations. Every method validates its arguments first and
 // throws a UserError without changing anything; an operation that runs out of
 // emulated memory half-way is rolled back from a snapshot.
-import { Core, BadPageError } from "./core/frames.js";
-import { PROFILES, SCHEMES, QUIRK_NAMES, type KernelName, type Profile, type SchemeName, type HostQuirks } from "./profiles.js";
+import { Core } from "./core/frames.js";
+import { PROFILES, SCHEMES, QUIRK_NAMES, coreConfig, type KernelName, type Profile, type SchemeName, type HostQuirks } from "./profiles.js";
 import { KNOB_NAMES, isMthpKnob, parseKnob, type KnobName, type ThpKnobs } from "./knobs.js";
-import { PageTables } from "./pgtable/walk.js";
-import { PAGE_SIZE, PMD_SIZE, TASK_SIZE, _PAGE_PSE, _PAGE_SPECIAL, _PAGE_PRESENT, _PAGE_PROTNONE, entryPfn } from "./pgtable/x86_64.js";
+import { PageTables } from "./pgtable/pagetable.js";
+import { PAGE_SIZE, PMD_SIZE, TASK_SIZE } from "./pgtable/x86_64.js";
 import type { Kernel, Mm, Process, Region, Vma } from "./mm/types.js";
-import { UserError, OomError, VM_READ, VM_WRITE, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_ACCOUNT } from "./mm/types.js";
-import { findVma, forEachPmd, vmasIn } from "./mm/vma.js";
+import { VM_READ, VM_WRITE, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_ACCOUNT } from "./mm/types.js";
+import { UserError, OomError, InternalError, BadPageError } from "./errors.js";
+import { findVma } from "./mm/vma.js";
 import { handleMmFault } from "./mm/fault.js";
 import { dupMm } from "./mm/fork.js";
 import { munmap as doMunmap, exitMmap } from "./mm/unmap.js";
 import { mprotect as doMprotect, type Prot } from "./mm/mprotect.js";
 import { madviseDontneed, madviseHugepage, madviseCollapse } from "./mm/madvise.js";
 import { splitFolio, thpsMappedIn, shrinkAll } from "./mm/huge_memory.js";
-import type { PageRecord, RegionRecord, InspectRecord } from "./scenario/records.js";
+import { observe, type PageRecord, type RegionRecord } from "./mm/task_mmu.js";
+import { inspectPage, type InspectRecord } from "./mm/folio.js";
+export { averageMapcount } from "./mm/folio.js";
 import { checkInvariants } from "./check/invariants.js";
+import { takeSnapshot, restoreSnapshot, type Snapshot } from "./snapshot.js";
 
-export { UserError, OomError, BadPageError };
+export { UserError, OomError, InternalError, BadPageError };
+export type { PageRecord, RegionRecord, InspectRecord, Snapshot };
 export type Advice = "thp" | "nothp" | null;
 export type MadviseAdvice = "dontneed" | "hugepage" | "nohugepage" | "collapse";
 
@@ -49,17 +54,6 @@ export interface MachineOptions {
 export const DEFAULT_MEMORY = 4 * 1024 ** 3;
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,31}$/;
 const MMAP_TOP = 0x7f0000000000; // where top-down mmap starts (below the stack)
-
-/** A deep copy of the host state plus the core's linear memory. */
-interface Snapshot {
-  memory: Uint8Array;
-  procs: string;
-  deposits: [number, number][];
-  nextMmId: number;
-  nextAnonVma: number;
-  dumps: number;
-  knobs: ThpKnobs;
-}
 
 export class Machine {
   readonly profile: Profile;
@@ -97,9 +91,7 @@ export class Machine {
     if (bytes > 128 * 1024 ** 3) throw new UserError(`memory size above 128 GiB is not supported`);
     const scheme = opts.scheme ?? profile.scheme;
     if (!SCHEMES.includes(scheme)) throw new UserError(`unknown mapcount scheme '${scheme}' (${SCHEMES.join(", ")})`);
-    const core = await Core.create(bytes / PAGE_SIZE, {
-      mmId: profile.mmId, anonExclusive: profile.anonExclusive, queueFullyUnmapped: profile.queueFullyUnmapped, scheme,
-    }, opts.debugCore);
+    const core = await Core.create(bytes / PAGE_SIZE, coreConfig(profile, scheme), opts.debugCore);
     return new Machine(core, profile, bytes, knobs);
   }
 
@@ -151,32 +143,10 @@ export class Machine {
     }
   }
 
-  /** @internal Copy the whole state (used for rollback and by the web view's step back). */
-  snapshot(): Snapshot {
-    const procs = JSON.stringify([...this.procs.values()].map((p) => ({ ...p, regions: [...p.regions.values()] })));
-    return {
-      memory: new Uint8Array(this.k.core.e.memory.buffer).slice(),
-      procs,
-      deposits: [...this.k.deposits],
-      nextMmId: this.k.nextMmId,
-      nextAnonVma: this.k.nextAnonVma,
-      dumps: this.dumps,
-      knobs: { ...this.k.knobs },
-    };
-  }
+  /** @internal Copy the whole state (used for rollback and by tests that corrupt it on purpose). */
+  snapshot(): Snapshot { return takeSnapshot(this.k, this.procs, this.dumps); }
   /** @internal */
-  restore(s: Snapshot): void {
-    new Uint8Array(this.k.core.e.memory.buffer).set(s.memory);
-    this.procs.clear();
-    for (const p of JSON.parse(s.procs) as (Omit<Process, "regions"> & { regions: Region[] })[]) {
-      this.procs.set(p.name, { ...p, regions: new Map(p.regions.map((r) => [r.name, r])) });
-    }
-    this.k.deposits = new Map(s.deposits);
-    this.k.nextMmId = s.nextMmId;
-    this.k.nextAnonVma = s.nextAnonVma;
-    this.dumps = s.dumps;
-    this.k.knobs = { ...s.knobs };
-  }
+  restore(s: Snapshot): void { this.dumps = restoreSnapshot(this.k, this.procs, s); }
 
   // ---- operations -----------------------------------------------------------------
   /** `spawn P`: a new process with an empty address space. */
@@ -233,8 +203,6 @@ export class Machine {
     this.transact(pages + 4 * Math.ceil(pages / 512) + 1100, () => {
       const pt = this.k.pt;
       const core = this.k.core;
-      const flagsOff = core.MEM_MAP_BASE + core.off.PAGE_FLAGS;
-      const nonzero = 1 << core.PG.nonzero;
       let vma: Vma | undefined;
       for (let a = start; a < end; a += PAGE_SIZE) {
         let pfn = pt.translate(mm, a, write, true); // the MMU
@@ -243,7 +211,7 @@ export class Machine {
           pfn = handleMmFault(this.k, mm, vma, a, write);
         }
         // a write stores a non-zero byte: the page's content is no longer zero
-        if (write) core.u32[(flagsOff + pfn * 64) >>> 2] |= nonzero;
+        if (write) core.setNonzero(pfn);
       }
     });
   }
@@ -334,72 +302,9 @@ export class Machine {
   }
 
   // ---- observation ------------------------------------------------------------------
-  /** `dump [LABEL]`: the page and region records of every live process. */
+  /** `dump [LABEL]`: the page and region records of every live process (mm/task_mmu.ts). */
   observe(label: string | null = null): (PageRecord | RegionRecord)[] {
-    const dump = ++this.dumps;
-    const out: (PageRecord | RegionRecord)[] = [];
-    const names = new Map<number, string>();
-    const core = this.k.core;
-    const folioName = (head: number) => {
-      let n = names.get(head);
-      if (n === undefined) names.set(head, (n = `F${names.size + 1}`));
-      return n;
-    };
-    const procs = [...this.procs.values()].filter((p) => p.alive).sort((a, b) => cmp(a.name, b.name));
-    for (const p of procs) {
-      const regions = [...p.regions.values()].sort((a, b) => cmp(a.name, b.name));
-      for (const r of regions) {
-        let rss = 0, pmdMapped = 0;
-        const rEnd = r.start + r.size;
-        forEachPmd(this.k, p.mm, r.start, rEnd, (pmd, blk, s, e) => {
-          const u32 = core.u32;
-          const lo = u32[pmd];
-          const first = (s - r.start) / PAGE_SIZE;
-          const n = (e - s) / PAGE_SIZE;
-          const scratch = core.scratchIndex;
-          if ((lo & _PAGE_PSE) !== 0) {
-            const head = entryPfn(lo, u32[pmd + 1]);
-            const i0 = (s % PMD_SIZE) / PAGE_SIZE;
-            if (head === core.hugeZeroPfn) {
-              for (let i = 0; i < n; i++) out.push(pageRec(dump, label, p.name, r.name, first + i, "hzero", i0 + i, 9, 0));
-              return;
-            }
-            for (let i = 0; i < n; i++) u32[scratch + i] = head + i0 + i;
-            core.e.page_mapcount_batch(n);
-            const name = folioName(head);
-            const m = core.i32;
-            for (let i = 0; i < n; i++) out.push(pageRec(dump, label, p.name, r.name, first + i, name, i0 + i, 9, m[scratch + i]));
-            rss += n * PAGE_SIZE;
-            if (n === 512) pmdMapped += PMD_SIZE;
-            return;
-          }
-          const base = this.k.pt.base(entryPfn(lo, u32[pmd + 1]));
-          const i0 = (s % PMD_SIZE) / PAGE_SIZE;
-          const present: number[] = [];
-          let k = 0;
-          for (let i = 0; i < n; i++) {
-            const plo = u32[base + 2 * (i0 + i)];
-            if ((plo & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) continue;
-            const pfn = entryPfn(plo, u32[base + 2 * (i0 + i) + 1]);
-            present.push(i, pfn);
-            u32[scratch + k++] = pfn;
-          }
-          core.e.page_mapcount_batch(k);
-          const m = core.i32;
-          for (let j = 0; j < present.length; j += 2) {
-            const i = present[j], pfn = present[j + 1];
-            const mc = m[scratch + j / 2];
-            if (pfn === core.zeroPfn) { out.push(pageRec(dump, label, p.name, r.name, first + i, "zero", 0, 0, 0)); continue; }
-            const head = core.headPfn(pfn);
-            const order = core.folioOrder(head);
-            out.push(pageRec(dump, label, p.name, r.name, first + i, folioName(head), pfn - head, order, mc));
-            rss += PAGE_SIZE;
-          }
-        });
-        out.push({ type: "region", dump, label, proc: p.name, region: r.name, rss, pmdMapped });
-      }
-    }
-    return out;
+    return observe(this.k, this.procs.values(), ++this.dumps, label);
   }
 
   /**
@@ -414,68 +319,19 @@ export class Machine {
   inspect(proc: string, region: string, off: number): InspectRecord {
     const p = this.live(proc);
     const { start } = this.range(p, region, off, PAGE_SIZE);
-    const pfn = this.pfnAt(p.mm, start);
+    const pfn = this.k.pt.pfnAt(p.mm, start);
     if (pfn < 0) throw new UserError(`no page is mapped at ${proc} ${region} offset ${hex(off)}`);
-    const core = this.k.core;
-    const scheme = core.scheme;
-    const head = core.headPfn(pfn);
-    const order = core.folioOrder(head);
-    const compound = order > 0;
-    const thp = compound && head !== core.hugeZeroPfn;
-    const t = head + 1;
-    const C = compound ? core.field(t, core.off.PAGE_COMPOUND_MAPCOUNT) : null;
-    const old = scheme === "doublemap" || scheme === "naive" || scheme === "subpages";
-    const rec: InspectRecord = {
-      type: "inspect", proc, region, page: off / PAGE_SIZE, pfn, head_pfn: head, order,
-      _refcount: core.refcount(head),
-      _mapcount: core.mapcountRaw(pfn),
-      compound_mapcount: old ? C : null,
-      PG_double_map: scheme === "doublemap" && compound ? core.testFlag(t, core.PG.double_map) : null,
-      page_mapcount: core.e.page_mapcount(pfn),
-      total_mapcount: core.e.total_mapcount(pfn),
-      folio: pfn === core.zeroPfn ? "zero" : head === core.hugeZeroPfn ? "hzero" : null,
-      PG_head: core.testFlag(pfn, core.PG.head),
-      deferred_split_queued: thp ? core.e.thp_is_queued(head) !== 0 : null,
-      partially_mapped: thp ? core.e.folio_test_partially_mapped(head) !== 0 : null,
-      scheme,
-    };
-    if (scheme === "subpages") rec.subpages_mapcount = compound ? core.field(t, core.off.PAGE_SUBPAGES_MAPCOUNT) : null;
-    if (scheme === "large" || scheme === "nopagemapcount") {
-      rec._entire_mapcount = C;
-      if (scheme === "large") rec._nr_pages_mapped = compound ? core.field(t, core.off.PAGE_NR_PAGES_MAPPED) : null;
-      rec._large_mapcount = thp ? core.field(t, core.off.PAGE_LARGE_MAPCOUNT) : null;
-      rec.folio_mapcount = rec.total_mapcount;
-    }
-    if (this.profile.anonExclusive) rec.PG_anon_exclusive = core.testFlag(pfn, core.PG.anon_exclusive);
-    if (this.profile.mmId && thp) {
-      rec._large_mapcount = core.field(t, core.off.PAGE_LARGE_MAPCOUNT);
-      const id0 = core.field(t, core.off.PAGE_MM_ID0) >>> 0, id1 = core.field(t, core.off.PAGE_MM_ID1) >>> 0;
-      rec._mm_id = [id0 & 0x7fffffff, id1 & 0x7fffffff];
-      rec._mm_id_mapcount = [core.field(t, core.off.PAGE_MM_ID_MAPCOUNT0), core.field(t, core.off.PAGE_MM_ID_MAPCOUNT1)];
-      rec.maybe_mapped_shared = (id1 & 0x80000000) !== 0;
-    }
-    return rec;
+    return inspectPage(this.k, { proc, region, page: off / PAGE_SIZE }, pfn);
   }
 
   /** The PFN mapped at `addr` (PTE or PMD, PROT_NONE included), or -1. */
-  pfnAt(mm: Mm, addr: number): number {
-    const pmd = this.k.pt.pmdSlot(mm, Math.floor(addr / PMD_SIZE), false);
-    if (pmd < 0) return -1;
-    const u32 = this.k.core.u32;
-    const lo = u32[pmd];
-    if (lo === 0 && u32[pmd + 1] === 0) return -1;
-    const idx = (addr % PMD_SIZE) / PAGE_SIZE;
-    if ((lo & _PAGE_PSE) !== 0) return entryPfn(lo, u32[pmd + 1]) + idx;
-    const pte = this.k.pt.pteSlot(pmd, idx);
-    if ((u32[pte] & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) return -1;
-    return entryPfn(u32[pte], u32[pte + 1]);
-  }
+  pfnAt(mm: Mm, addr: number): number { return this.k.pt.pfnAt(mm, addr); }
 
   /** Run the invariant checker: a list of violations (empty when consistent). */
   check(): string[] {
     // the checker's own page_mapcount/total_mapcount calls are not the scenario's costs
     const saved = this.k.core.saveCosts();
-    try { return checkInvariants(this); } finally { this.k.core.restoreCosts(saved); }
+    try { return checkInvariants(this.k, this.procs.values()); } finally { this.k.core.restoreCosts(saved); }
   }
 
   /** The rmap cost counters (calls, atomics, struct pages touched) per entry point since creation or resetCosts(). */
@@ -503,11 +359,6 @@ function setKnob(profile: Profile, knobs: ThpKnobs, knob: string, value: string,
   (knobs as unknown as Record<string, string | number>)[parsed.knob] = parsed.value;
 }
 
-function pageRec(dump: number, label: string | null, proc: string, region: string, page: number,
-  folio: string, index: number, order: number, mapcount: number): PageRecord {
-  return { type: "page", dump, label, proc, region, page, folio, index, order, mapcount };
-}
-function cmp(a: string, b: string): number { return a < b ? -1 : a > b ? 1 : 0; }
 export function hex(n: number): string { return "0x" + n.toString(16); }
 function checkPageMultiple(n: number, what: string): void {
   if (!Number.isSafeInteger(n) || n % PAGE_SIZE !== 0) throw new UserError(`${what} ${n} is not a multiple of 4 KiB`);
@@ -515,4 +366,3 @@ function checkPageMultiple(n: number, what: string): void {
 function protName(flags: number): string {
   return (flags & VM_WRITE) ? "rw" : (flags & VM_READ) ? "r" : "none";
 }
-export { vmasIn, _PAGE_SPECIAL };

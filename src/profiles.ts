@@ -4,6 +4,7 @@
 // values (src/knobs.ts), and the quirks a host kernel build may differ in
 // (HostQuirks: measured by `thpemu probe`, docs/host.md).
 import { KNOB_NAMES, REFERENCE_KNOBS, type KnobName, type ThpKnobs } from "./knobs.js";
+import type { CoreConfig } from "./core/frames.js";
 
 export type KernelName = "linux-6.18" | "linux-4.5";
 export const KERNELS: KernelName[] = ["linux-6.18", "linux-4.5"];
@@ -24,8 +25,14 @@ export interface Profile {
   ptReclaim: boolean;
   /** MADV_COLLAPSE exists (6.1+). */
   madvCollapse: boolean;
-  /** 4.5 quirk: a THP that became fully unmapped is queued for deferred split (freed right after). */
+  /** A THP that became fully unmapped is queued for deferred split too (freed right after; 4.5). */
   queueFullyUnmapped: boolean;
+  /**
+   * do_wp_page reuses a small anonymous page when its refcount is 1
+   * (wp_can_reuse_anon_folio, 5.9+), not when its mapcount is 1
+   * (reuse_swap_page, 4.5).
+   */
+  cowReuseRefcount: boolean;
   /**
    * 6.12+: splitting an anonymous THP maps its all-zero subpages to the shared
    * zero page instead of keeping them (remap_page with RMP_USE_SHARED_ZEROPAGE).
@@ -77,6 +84,7 @@ export const PROFILES: Record<KernelName, Profile> = {
     ptReclaim: true,
     madvCollapse: true,
     queueFullyUnmapped: false,
+    cowReuseRefcount: true,
     splitRemapsZeroPages: true,
     unaccountUnfaulted: true,
     scheme: "large",
@@ -94,6 +102,7 @@ export const PROFILES: Record<KernelName, Profile> = {
     ptReclaim: false,
     madvCollapse: false,
     queueFullyUnmapped: true,
+    cowReuseRefcount: false,
     splitRemapsZeroPages: false,
     unaccountUnfaulted: false,
     scheme: "doublemap",
@@ -105,3 +114,14 @@ export const PROFILES: Record<KernelName, Profile> = {
     initialKnobs: { ...REFERENCE_KNOBS, shrink_underused: 0 },
   },
 };
+
+/** The core's mechanisms for a profile and scheme: the one place a profile becomes CONFIG_* bits. */
+export function coreConfig(profile: Profile, scheme: SchemeName): CoreConfig {
+  return {
+    mmId: profile.mmId,
+    anonExclusive: profile.anonExclusive,
+    deferredSplitUnmapped: profile.queueFullyUnmapped,
+    cowReuseRefcount: profile.cowReuseRefcount,
+    scheme,
+  };
+}

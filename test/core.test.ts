@@ -2,10 +2,12 @@
 // checks, the 4.5 DoubleMap rmap transitions, THP split and the huge zero
 // page. Values follow kernel-mapcount.md (§3-§5, §9).
 import { describe, it, expect, beforeEach } from "vitest";
-import { Core, BadPageError, type CoreProfile } from "../src/core/frames.js";
+import { Core, type CoreConfig } from "../src/core/frames.js";
+import type { PageOffset } from "../src/core/exports.js";
+import { BadPageError } from "../src/errors.js";
 
-const L45: CoreProfile = { mmId: false, anonExclusive: false, queueFullyUnmapped: true };
-const L618: CoreProfile = { mmId: true, anonExclusive: true, queueFullyUnmapped: false };
+const L45: CoreConfig = { mmId: false, anonExclusive: false, deferredSplitUnmapped: true, cowReuseRefcount: false };
+const L618: CoreConfig = { mmId: true, anonExclusive: true, deferredSplitUnmapped: false, cowReuseRefcount: true };
 const FRAMES = 4096; // 16 MiB: four order-10 blocks
 const NR = 512;
 const ERR_NOMEM = -1, ERR_FALLBACK = -2, ERR_BUSY = -3;
@@ -17,8 +19,8 @@ class T {
   get e() { return this.c.e; }
   M(pfn: number) { return this.c.mapcountRaw(pfn); }
   R(pfn: number) { return this.c.refcount(pfn); }
-  C(head: number) { return this.c.field(head + 1, this.c.off.PAGE_COMPOUND_MAPCOUNT); }
-  DM(head: number) { return this.c.testFlag(head + 1, this.c.PG.double_map) ? 1 : 0; }
+  C(head: number) { return this.c.field(head + 1, "PAGE_COMPOUND_MAPCOUNT"); }
+  DM(head: number) { return this.c.testFlag(head + 1, "double_map") ? 1 : 0; }
   pm(pfn: number) { return this.e.page_mapcount(pfn); }
   tm(pfn: number) { return this.e.total_mapcount(pfn); }
   queued(head: number) { return this.e.thp_is_queued(head) !== 0; }
@@ -30,18 +32,19 @@ class T {
   }
   order(o: number) { return this.e.nr_free_order(o) >>> 0; }
   orders() { return Array.from({ length: 11 }, (_, o) => this.order(o)); }
-  g(name: string) { return this.c.u32[this.c.G[name] >>> 2]; }
-  setI32(pfn: number, off: number, v: number) { this.c.i32[(this.c.pageAddr(pfn) + off) >>> 2] = v; }
-  setFlag(pfn: number, bit: number) { this.c.u32[(this.c.pageAddr(pfn) + this.c.off.PAGE_FLAGS) >>> 2] |= 1 << bit; }
+  g(name: "SPLIT_QUEUE_LEN" | "BAD_PAGES" | "BAD_PFN" | "BAD_REASON") {
+    const c = this.c;
+    return { SPLIT_QUEUE_LEN: c.splitQueueLen, BAD_PAGES: c.badPages, BAD_PFN: c.badPfn, BAD_REASON: c.badReason }[name];
+  }
   /** Put PFNs in the scratch buffer. */
-  scratch(pfns: number[]) { const s = this.c.scratchIndex; pfns.forEach((p, i) => { this.c.u32[s + i] = p; }); }
+  scratch(pfns: number[]) { pfns.forEach((p, i) => { this.c.scratchSet(i, p); }); }
   anon(mm = MM1, vpn = 0x1000) {
     const pfn = this.e.do_anonymous_page(mm, AV, vpn);
     expect(pfn).toBeGreaterThan(0);
     return pfn;
   }
   zap(pfns: number[], mm = MM1) {
-    const slots = this.c.SCRATCH_SLOTS;
+    const slots = this.c.scratchSlots;
     for (let i = 0; i < pfns.length; i += slots) {
       const chunk = pfns.slice(i, i + slots);
       this.scratch(chunk);
@@ -92,7 +95,7 @@ describe("buddy allocator", () => {
     expect(t.c.vmstat("NR_FREE_PAGES")).toBe(FRAMES - 1);
     expect(t.e.check_free_lists()).toBe(0);
     expect(t.e.pfn_is_free(0)).toBeFalsy();
-    expect(t.c.testFlag(0, t.c.PG.reserved)).toBe(true);
+    expect(t.c.testFlag(0, "reserved")).toBe(true);
   });
 
   it("hands out every frame once, lowest first, then reports out of memory", () => {
@@ -190,7 +193,7 @@ describe("buddy allocator", () => {
 
   it("detects a corrupt free list entry", () => {
     // a free block whose PageBuddy marker is lost is reported by check_free_lists
-    t.setI32(1, t.c.off.PAGE_MAPCOUNT, -1);
+    t.c.debug.setField(1, "PAGE_MAPCOUNT", -1);
     expect(t.e.check_free_lists()).toBeLessThan(0);
   });
 });
@@ -204,8 +207,8 @@ describe("order-0 anonymous pages", () => {
     expect(t.R(p)).toBe(1);
     expect(t.pm(p)).toBe(1);
     expect(t.tm(p)).toBe(1);
-    expect(t.c.field(p, t.c.off.PAGE_MAPPING) & 1).toBe(1); // PageAnon
-    expect(t.c.testFlag(p, t.c.PG.swapbacked)).toBe(true);
+    expect(t.c.field(p, "PAGE_MAPPING") & 1).toBe(1); // PageAnon
+    expect(t.c.testFlag(p, "swapbacked")).toBe(true);
     expect(t.e.compound_order(p)).toBe(0);
     expect(t.e.head_pfn(p)).toBe(p);
     expect(t.e.wp_page_reuse(p)).toBe(1); // 4.5: page_mapcount == 1
@@ -226,13 +229,13 @@ describe("order-0 anonymous pages", () => {
   it("6.18: an exclusive page is reused on a write fault, a shared one only at refcount 1", async () => {
     const t = await core(L618);
     const p = t.anon();
-    expect(t.c.testFlag(p, t.c.PG.anon_exclusive)).toBe(true);
+    expect(t.c.testFlag(p, "anon_exclusive")).toBe(true);
     t.dup([p]);
-    expect(t.c.testFlag(p, t.c.PG.anon_exclusive)).toBe(false);
+    expect(t.c.testFlag(p, "anon_exclusive")).toBe(false);
     expect(t.e.wp_page_reuse(p)).toBe(0);
     t.zap([p], MM2);
     expect(t.e.wp_page_reuse(p)).toBe(1);
-    expect(t.c.testFlag(p, t.c.PG.anon_exclusive)).toBe(true);
+    expect(t.c.testFlag(p, "anon_exclusive")).toBe(true);
   });
 });
 
@@ -247,7 +250,7 @@ describe("THP: PMD fault, fork, PMD split (DoubleMap), split_huge_page", () => {
         const { head, table } = t.thp();
         expect(head % NR).toBe(0);
         expect(t.e.compound_order(head)).toBe(9);
-        expect(t.c.testFlag(head, t.c.PG.head)).toBe(true);
+        expect(t.c.testFlag(head, "head")).toBe(true);
         expect(t.e.head_pfn(head + 300)).toBe(head);
         expect(t.C(head)).toBe(0);
         expect(t.e.compound_mapcount(head + 7)).toBe(1);
@@ -275,7 +278,7 @@ describe("THP: PMD fault, fork, PMD split (DoubleMap), split_huge_page", () => {
         expect(t.c.vmstat("NR_ANON_THPS")).toBe(0);
         expect(t.c.vmstat("NR_ANON_PAGES")).toBe(0);
         // 4.5 queues the fully unmapped THP (freed right after); 6.1+ doesn't
-        expect(t.c.vmstat("THP_DEFERRED_SPLIT_PAGE")).toBe(profile.queueFullyUnmapped ? 1 : 0);
+        expect(t.c.vmstat("THP_DEFERRED_SPLIT_PAGE")).toBe(profile.deferredSplitUnmapped ? 1 : 0);
         expect(t.g("BAD_PAGES")).toBe(0);
       });
 
@@ -326,7 +329,7 @@ describe("THP: PMD fault, fork, PMD split (DoubleMap), split_huge_page", () => {
       it("6.18 MM-owner slots follow (b) and (c) (kernel-mapcount §9 (j))", () => {
         if (!profile.mmId) return;
         const { head } = t.thp(MM1);
-        const f = (off: string) => t.c.field(head + 1, t.c.off[off]);
+        const f = (off: string) => t.c.field(head + 1, off as PageOffset);
         expect([f("PAGE_LARGE_MAPCOUNT"), f("PAGE_MM_ID0"), f("PAGE_MM_ID_MAPCOUNT0")]).toEqual([0, MM1, 0]);
         expect(f("PAGE_MM_ID1") >>> 0).toBe(0);
         t.e.copy_huge_pmd(head, MM2);
@@ -369,7 +372,7 @@ describe("THP: PMD fault, fork, PMD split (DoubleMap), split_huge_page", () => {
           expect(t.e.head_pfn(p)).toBe(p);
           expect([t.M(p), t.R(p), t.pm(p)]).toEqual([0, 1, 1]);
         }
-        expect(t.c.testFlag(head, t.c.PG.head)).toBe(false);
+        expect(t.c.testFlag(head, "head")).toBe(false);
         expect(t.c.vmstat("THP_SPLIT_PAGE")).toBe(1);
         // second scan: nothing left
         expect(t.e.deferred_split_scan()).toBe(0);
@@ -416,10 +419,10 @@ describe("THP: PMD fault, fork, PMD split (DoubleMap), split_huge_page", () => {
         expect(t.e.compound_order(head)).toBe(9);
         t.e.split_huge_pmd(head, MM1);
         // a GUP-style pin: refcount above mapcount
-        t.setI32(head, t.c.off.PAGE_REFCOUNT, t.R(head) + 1);
+        t.c.debug.setField(head, "PAGE_REFCOUNT", t.R(head) + 1);
         expect(t.e.split_huge_page(head)).toBe(ERR_BUSY);
         expect([t.e.compound_order(head), t.R(head), t.tm(head)]).toEqual([9, 513, 512]);
-        t.setI32(head, t.c.off.PAGE_REFCOUNT, t.R(head) - 1);
+        t.c.debug.setField(head, "PAGE_REFCOUNT", t.R(head) - 1);
         expect(t.e.split_huge_page(head)).toBe(0);
         expect(t.e.compound_order(head)).toBe(0);
       });
@@ -481,7 +484,7 @@ describe("bad page detection", () => {
     const t = await core();
     const p = t.anon();
     const free0 = t.free();
-    t.setI32(p, t.c.off.PAGE_MAPCOUNT, 3); // corrupt: as if mapped 4 times
+    t.c.debug.setField(p, "PAGE_MAPCOUNT", 3); // corrupt: as if mapped 4 times
     t.zap([p]); // mapcount 3 -> 2, refcount 1 -> 0: freed with a nonzero mapcount
     expect(t.g("BAD_PAGES")).toBe(1);
     expect(t.g("BAD_PFN")).toBe(p);
@@ -500,7 +503,7 @@ describe("bad page detection", () => {
     const t = await core();
     const free0 = t.free();
     const { head, table } = t.thp();
-    t.setFlag(head + 5, t.c.PG.private_2);
+    t.c.debug.setFlag(head + 5, "private_2", true);
     t.e.zap_huge_pmd(head, MM1);
     expect(t.g("BAD_PAGES")).toBe(1);
     expect(t.g("BAD_PFN")).toBe(head + 5);
@@ -512,7 +515,7 @@ describe("bad page detection", () => {
 
   it("a dirty free page is caught by check_new_page on allocation", async () => {
     const t = await core();
-    t.setI32(1, t.c.off.PAGE_REFCOUNT, 1); // the free lone order-0 block at pfn 1
+    t.c.debug.setField(1, "PAGE_REFCOUNT", 1); // the free lone order-0 block at pfn 1
     expect(t.e.do_anonymous_page(MM1, AV, 0)).toBe(ERR_NOMEM);
     expect(t.g("BAD_PAGES")).toBe(1);
     expect(t.g("BAD_PFN")).toBe(1);

@@ -19,7 +19,8 @@ import { applyOp, runScenario } from "../src/scenario/run.js";
 import { SCHEMES, type KernelName, type SchemeName } from "../src/profiles.js";
 import type { ObservationRecord, PageRecord } from "../src/scenario/records.js";
 import { specRecords, parseJsonl, type SpecRecord } from "../src/kernel/conform.js";
-import { averageMapcount } from "../src/check/invariants.js";
+import { averageMapcount } from "../src/mm/folio.js";
+import type { PageOffset } from "../src/core/exports.js";
 import { averagedRecords, compareSchemes, formatCompare } from "../src/scenario/compare.js";
 import { buildScenario, seedArb } from "./scenario-gen.js";
 import { runOn, M, PAGE } from "./helpers.js";
@@ -251,7 +252,7 @@ describe("the invariant checker under each scheme", () => {
       runOn(m, STATE);
       expect(m.check()).toEqual([]);
       const head = m.inspect("P", "buf", 0).head_pfn;
-      m.core.i32[(m.core.pageAddr(head + tail) + m.core.off[field]) >>> 2] += 1;
+      m.core.debug.addField(head + tail, field as PageOffset, 1);
       expect(m.check().join("\n")).toMatch(re);
     });
   }
@@ -336,7 +337,7 @@ describe("thpemu compare and run --stats", () => {
     for (const s of SCHEMES) expect(text).toMatch(new RegExp(`^${s} +equal`, "m"));
   });
   it("the CLI: run --scheme --stats appends a stats record; compare prints the table", async () => {
-    const { main } = await import("../src/cli.js");
+    const { main } = await import("../src/cli/main.js");
     const { PassThrough } = await import("node:stream");
     const collect = async (argv: string[]) => {
       const stdout = new PassThrough(), stderr = new PassThrough();

@@ -9,11 +9,11 @@
 // total_mapcount. Statistics follow the 4.5 names.
 import {
   STRUCT_PAGE_SIZE, HPAGE_PMD_NR, PAGE_MAPCOUNT, PG_double_map, VM_NR_ANON_PAGES,
-  VM_NR_ANON_THPS, PROFILE_QUEUE_FULLY_UNMAPPED,
+  VM_NR_ANON_THPS, CONFIG_DEFERRED_SPLIT_UNMAPPED,
 } from "../layout";
 import {
   compound_head, compound_mapcount_ptr, PageCompound, PageHead, PageDoubleMap,
-  test_and_set_bit, test_and_clear_bit, count_vm_event, profile_has,
+  test_and_set_bit, test_and_clear_bit, count_vm_event, IS_ENABLED,
 } from "../page";
 import { atomic_ops, touch } from "./cost";
 import { atomic_add_return, entire_mapcount_add, mapcount_add, add_all_subpages, sum_subpage_mapcounts, new_anon_rmap } from "./counters";
@@ -58,7 +58,7 @@ function page_remove_anon_compound_rmap(head: u32): i32 {
     count_vm_event(VM_NR_ANON_PAGES, -nr);
     // 4.5 queues even a fully unmapped THP (freed right after); 6.1+ only
     // queues a genuinely partially mapped one.
-    if (profile_has(PROFILE_QUEUE_FULLY_UNMAPPED) || nr < i32(HPAGE_PMD_NR)) return 1;
+    if (IS_ENABLED(CONFIG_DEFERRED_SPLIT_UNMAPPED) || nr < i32(HPAGE_PMD_NR)) return 1;
   }
   return 0;
 }

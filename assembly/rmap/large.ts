@@ -7,7 +7,7 @@
 // _mapcount for PTE maps. page_mapcount = kpagecount's
 // folio_precise_page_mapcount = (M+1) + entire. mm/rmap.c __folio_add_rmap /
 // __folio_remove_rmap (L6.18). _large_mapcount itself is updated by the rmap
-// layer (rmap.ts, with the MM-owner slots when the profile has them) before
+// layer (rmap.ts, with the MM-owner slots under CONFIG_MM_ID) before
 // these functions run.
 import { STRUCT_PAGE_SIZE, HPAGE_PMD_NR, PAGE_MAPCOUNT, PAGE_LARGE_MAPCOUNT, VM_NR_ANON_PAGES, ENTIRELY_MAPPED } from "../layout";
 import { nth_page, PageHead, count_vm_event } from "../page";

@@ -6,9 +6,9 @@
 // total_mapcount subtracts the 511 extra counts of each PMD mapping.
 import {
   HPAGE_PMD_NR, PAGE_MAPCOUNT, VM_NR_ANON_PAGES, VM_NR_ANON_THPS,
-  PROFILE_QUEUE_FULLY_UNMAPPED,
+  CONFIG_DEFERRED_SPLIT_UNMAPPED,
 } from "../layout";
-import { nth_page, compound_mapcount_ptr, PageCompound, PageHead, count_vm_event, profile_has } from "../page";
+import { nth_page, compound_mapcount_ptr, PageCompound, PageHead, count_vm_event, IS_ENABLED } from "../page";
 import { touch, touch_range } from "./cost";
 import { entire_mapcount_add, mapcount_add, add_all_subpages, sum_subpage_mapcounts, new_anon_rmap } from "./counters";
 
@@ -36,7 +36,7 @@ export function naive_remove_rmap(page: u32, compound: bool): i32 {
     const nr = add_all_subpages(page, -1); // subpages now unmapped
     if (nr == 0) return 0;
     count_vm_event(VM_NR_ANON_PAGES, -nr);
-    return profile_has(PROFILE_QUEUE_FULLY_UNMAPPED) || nr < i32(HPAGE_PMD_NR) ? 1 : 0;
+    return IS_ENABLED(CONFIG_DEFERRED_SPLIT_UNMAPPED) || nr < i32(HPAGE_PMD_NR) ? 1 : 0;
   }
   if (mapcount_add(page, -1) >= 0) return 0;
   count_vm_event(VM_NR_ANON_PAGES, -1);

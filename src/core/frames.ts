@@ -1,23 +1,40 @@
-// A typed wrapper over the core's exports: the memory-map constants read once
-// at start-up, the entry points, and typed-array views over linear memory
-// that are revalidated whenever memory.grow has replaced the buffer.
+// The core as the host sees it: the physical page-frame array behind named
+// accessors. This is the one module that knows the struct page layout (the
+// 64-byte stride, field offsets, flag bits, where globals live); everything
+// above asks by kernel name: core.field(pfn, "PAGE_REFCOUNT"),
+// core.testFlag(pfn, "head"), core.vmstat("NR_FREE_PAGES"). Typed-array
+// views over linear memory are revalidated whenever memory.grow has
+// replaced the buffer. Page-table entries live in the same memory: the
+// pgtable layer reads them through `entries` and `tableBase`, and batch
+// calls pass PFNs through the scratch buffer (`scratchSet`, `scratchGet`).
 import { instantiateCore } from "./loader.js";
-import type { SchemeName } from "../profiles.js";
+import { bindFunctions, readLayout, type CoreFunctions, type Layout, type PageFlag, type PageOffset, type VmstatName } from "./exports.js";
+import { BadPageError, InternalError } from "../errors.js";
 
-/** The raw exports of the AssemblyScript core (see assembly/index.ts). */
-export interface CoreExports {
-  memory: WebAssembly.Memory;
-  [name: string]: any;
+/** The mapcount schemes the core implements (assembly/rmap/*.ts). */
+export type CoreScheme = "naive" | "doublemap" | "subpages" | "large" | "nopagemapcount";
+
+/**
+ * The mechanisms a machine runs with (the core's CONFIG_* bits): what the
+ * code does, never which kernel. src/profiles.ts maps a profile to these.
+ */
+export interface CoreConfig {
+  /** MM-owner slots of large folios (_mm_id, _mm_id_mapcount; CONFIG_MM_ID). */
+  mmId: boolean;
+  /** PG_anon_exclusive: exclusive anon pages are reused without a count test. */
+  anonExclusive: boolean;
+  /** A THP that becomes fully unmapped is queued for deferred split too. */
+  deferredSplitUnmapped: boolean;
+  /** do_wp_page reuses a small page when its refcount is 1 (else: when its mapcount is 1). */
+  cowReuseRefcount: boolean;
+  /** The mapcount scheme (default doublemap). */
+  scheme?: CoreScheme;
 }
 
-export const enum Err {
-  NOMEM = 1,
-  FALLBACK = 2,
-  BUSY = 3,
-  BAD_PAGE = 4,
-}
+/** The core's error codes (negative return values), one declaration. */
+export type CoreErrorCode = "NOMEM" | "FALLBACK" | "BUSY" | "BAD_PAGE" | "INVAL";
 
-export const BAD_REASONS: Record<number, string> = {
+const BAD_REASONS: Record<number, string> = {
   1: "nonzero mapcount",
   2: "non-NULL mapping",
   3: "nonzero _refcount",
@@ -27,16 +44,7 @@ export const BAD_REASONS: Record<number, string> = {
   7: "page in the wrong state",
 };
 
-export interface CoreProfile {
-  mmId: boolean;
-  anonExclusive: boolean;
-  queueFullyUnmapped: boolean;
-  /** The mapcount scheme (default doublemap). */
-  scheme?: SchemeName;
-}
-
-/** SCHEME_* export names of the core, by scheme. */
-const SCHEME_EXPORT: Record<SchemeName, string> = {
+const SCHEME_CONSTANT: Record<CoreScheme, "SCHEME_NAIVE" | "SCHEME_DOUBLEMAP" | "SCHEME_SUBPAGES" | "SCHEME_LARGE" | "SCHEME_NOPAGEMAPCOUNT"> = {
   naive: "SCHEME_NAIVE", doublemap: "SCHEME_DOUBLEMAP", subpages: "SCHEME_SUBPAGES",
   large: "SCHEME_LARGE", nopagemapcount: "SCHEME_NOPAGEMAPCOUNT",
 };
@@ -45,134 +53,230 @@ export const COST_OPS = ["add_new", "dup", "remove", "split_pmd", "page_mapcount
 export type CostOp = (typeof COST_OPS)[number];
 export interface OpCost { calls: number; atomics: number; pagesTouched: number }
 
-function g(e: CoreExports, name: string): number {
-  const v = e[name];
-  if (!(v instanceof WebAssembly.Global)) throw new Error(`core export ${name} missing`);
-  return (v.value as number) >>> 0;
+/** The raw words of one struct page (for inspection). */
+export interface RawPage {
+  flags: number;
+  compound_head: number;
+  mapping: number;
+  index: number;
+  private: number;
+  _mapcount: number;
+  _refcount: number;
+}
+
+/** A trap or exception inside the core: an emulator bug. */
+function trap(err: unknown): never {
+  if (err instanceof InternalError) throw err;
+  throw new InternalError(`internal error: the core trapped (${err instanceof Error ? err.message : String(err)})`);
 }
 
 export class Core {
-  readonly e: CoreExports;
+  /** The core's functions (typed, trap-checked). */
+  readonly e: CoreFunctions;
   readonly frames: number;
   /** The mapcount scheme the core runs. */
-  readonly scheme: SchemeName;
-  /** u32 words per entry point in the cost counters (the core's COST_STRIDE). */
-  private readonly costStride: number;
-  // memory map
-  readonly MEM_MAP_BASE: number;
-  readonly SCRATCH_BASE: number;
-  readonly SCRATCH_SLOTS: number;
-  readonly STRUCT_PAGE_SIZE: number;
+  readonly scheme: CoreScheme;
+  /** The not-a-PFN value. */
   readonly NIL: number;
-  /** struct page field offsets, by kernel name */
-  readonly off: Record<string, number>;
-  /** page flag bit numbers, by kernel name */
-  readonly PG: Record<string, number>;
-  readonly G: Record<string, number>;
-  readonly VM: Record<string, number>;
   readonly zeroPfn: number;
+  private readonly memory: WebAssembly.Memory;
+  private readonly L: Layout;
+  private readonly stride: number;
+  private readonly memMap: number;
+  private readonly scratchBase: number; // u32 index
+  private readonly costStride: number; // u32 words per cost entry
+  private readonly poolBase: number;
   private buf: ArrayBuffer | undefined;
   private _u32: Uint32Array | undefined;
   private _i32: Int32Array | undefined;
 
-  private constructor(e: CoreExports, frames: number, scheme: SchemeName) {
+  private constructor(instance: WebAssembly.Instance, frames: number, scheme: CoreScheme, e: CoreFunctions, L: Layout) {
     this.e = e;
     this.frames = frames;
     this.scheme = scheme;
-    this.costStride = g(e, "COST_STRIDE") >>> 2;
-    this.MEM_MAP_BASE = g(e, "MEM_MAP_BASE");
-    this.SCRATCH_BASE = g(e, "SCRATCH_BASE");
-    this.SCRATCH_SLOTS = g(e, "SCRATCH_SLOTS");
-    this.STRUCT_PAGE_SIZE = g(e, "STRUCT_PAGE_SIZE");
-    this.NIL = g(e, "NIL");
-    const pick = (prefix: string, strip: boolean) => {
-      const out: Record<string, number> = {};
-      for (const k of Object.keys(e)) if (k.startsWith(prefix)) out[strip ? k.slice(prefix.length) : k] = g(e, k);
-      return out;
-    };
-    this.off = pick("PAGE_", false);
-    this.PG = pick("PG_", true);
-    this.G = pick("G_", true);
-    this.VM = pick("VM_", true);
-    this.zeroPfn = this.u32[this.G.ZERO_PFN >>> 2];
+    this.L = L;
+    this.memory = instance.exports.memory as WebAssembly.Memory;
+    this.NIL = L.C.NIL;
+    this.stride = L.C.STRUCT_PAGE_SIZE;
+    this.memMap = L.C.MEM_MAP_BASE;
+    this.scratchBase = L.C.SCRATCH_BASE >>> 2;
+    this.costStride = L.C.COST_STRIDE >>> 2;
+    this.zeroPfn = this.u32[L.G.ZERO_PFN >>> 2];
+    this.poolBase = this.u32[L.G.PT_POOL_BASE >>> 2];
   }
 
-  /** Instantiate the core and build the memory map. */
-  static async create(frames: number, profile: CoreProfile, debug = false): Promise<Core> {
+  /** Instantiate the core, check its exports against the host's, and build the memory map. */
+  static async create(frames: number, config: CoreConfig, debug = false): Promise<Core> {
     const instance = await instantiateCore(debug);
-    const e = instance.exports as unknown as CoreExports;
-    const bits = (profile.mmId ? g(e, "PROFILE_MM_ID") : 0)
-      | (profile.anonExclusive ? g(e, "PROFILE_ANON_EXCLUSIVE") : 0)
-      | (profile.queueFullyUnmapped ? g(e, "PROFILE_QUEUE_FULLY_UNMAPPED") : 0);
-    const scheme = profile.scheme ?? "doublemap";
-    if (!(scheme in SCHEME_EXPORT)) throw new Error(`thpemu: unknown mapcount scheme '${scheme}'`);
-    const rc = e.init(frames, bits, g(e, SCHEME_EXPORT[scheme]));
-    if (rc !== 0) throw new Error(`thpemu: cannot build a memory map of ${frames} frames (WebAssembly memory limit)`);
-    return new Core(e, frames, scheme);
+    const L = readLayout(instance.exports);
+    const e = bindFunctions(instance.exports, trap);
+    const bits = (config.mmId ? L.C.CONFIG_MM_ID : 0)
+      | (config.anonExclusive ? L.C.CONFIG_ANON_EXCLUSIVE : 0)
+      | (config.deferredSplitUnmapped ? L.C.CONFIG_DEFERRED_SPLIT_UNMAPPED : 0)
+      | (config.cowReuseRefcount ? L.C.CONFIG_COW_REUSE_REFCOUNT : 0);
+    const scheme = config.scheme ?? "doublemap";
+    if (!(scheme in SCHEME_CONSTANT)) throw new InternalError(`thpemu: unknown mapcount scheme '${scheme}'`);
+    const rc = e.init(frames, bits, L.C[SCHEME_CONSTANT[scheme]]);
+    if (rc !== 0) throw new InternalError(`thpemu: cannot build a memory map of ${frames} frames (WebAssembly memory limit)`);
+    return new Core(instance, frames, scheme, e, L);
   }
 
+  // ---- views over linear memory ------------------------------------------------
   private refresh(): void {
-    this.buf = this.e.memory.buffer;
-    this._u32 = new Uint32Array(this.buf!);
-    this._i32 = new Int32Array(this.buf!);
+    this.buf = this.memory.buffer;
+    this._u32 = new Uint32Array(this.buf);
+    this._i32 = new Int32Array(this.buf);
   }
-  /**
-   * Uint32 view over all of linear memory, revalidated after growth: growing
-   * a (non-shared) WebAssembly memory detaches the old buffer, and views over
-   * a detached buffer have length 0. Checking the length is far cheaper than
-   * reading memory.buffer on every access (a native getter).
+  /*
+   * Growing a (non-shared) WebAssembly memory detaches the old buffer, and
+   * views over a detached buffer have length 0. Checking the length is far
+   * cheaper than reading memory.buffer on every access (a native getter).
    */
-  get u32(): Uint32Array {
+  private get u32(): Uint32Array {
     const a = this._u32;
     if (a === undefined || a.length === 0) { this.refresh(); return this._u32!; }
     return a;
   }
-  get i32(): Int32Array {
+  private get i32(): Int32Array {
     const a = this._i32;
     if (a === undefined || a.length === 0) { this.refresh(); return this._i32!; }
     return a;
   }
 
-  // ---- struct page reads (for the host's walkers, the checker, inspect) ----
-  pageAddr(pfn: number): number { return this.MEM_MAP_BASE + pfn * this.STRUCT_PAGE_SIZE; }
-  field(pfn: number, offset: number): number { return this.i32[(this.pageAddr(pfn) + offset) >>> 2]; }
-  flags(pfn: number): number { return this.u32[(this.pageAddr(pfn) + this.off.PAGE_FLAGS) >>> 2]; }
-  testFlag(pfn: number, bit: number): boolean { return (this.flags(pfn) & (1 << bit)) !== 0; }
-  mapcountRaw(pfn: number): number { return this.field(pfn, this.off.PAGE_MAPCOUNT); }
-  refcount(pfn: number): number { return this.field(pfn, this.off.PAGE_REFCOUNT); }
+  /**
+   * The page-table entries: a u32 view in which an entry at `slot` is
+   * [slot] (bits 0..31) and [slot + 1] (bits 32..63). Only the pgtable layer
+   * reads it; re-read it after anything that may allocate.
+   */
+  get entries(): Uint32Array { return this.u32; }
+  /** The slot of entry 0 of the page-table page held in frame `pfn` (its pool slot is page->private). */
+  tableBase(pfn: number): number {
+    const slot = this.u32[(this.memMap + pfn * this.stride + this.L.off.PAGE_PRIVATE) >>> 2];
+    return (this.poolBase + slot * 4096) >>> 2;
+  }
+
+  // ---- the scratch batch buffer --------------------------------------------------
+  /** Put `v` at position `i` of the scratch buffer (PFNs in, for one batch call). */
+  scratchSet(i: number, v: number): void { this.u32[this.scratchBase + i] = v; }
+  /** Position `i` of the scratch buffer, unsigned. */
+  scratchGet(i: number): number { return this.u32[this.scratchBase + i]; }
+  /** Position `i` of the scratch buffer as a signed value (results such as mapcounts). */
+  scratchGetSigned(i: number): number { return this.i32[this.scratchBase + i]; }
+  /** Zero positions [0, n). */
+  scratchClear(n: number): void { this.u32.fill(0, this.scratchBase, this.scratchBase + n); }
+  /** Positions [0, n) as an array. */
+  scratchList(n: number): number[] { return Array.from(this.u32.subarray(this.scratchBase, this.scratchBase + n)); }
+  /** Scratch positions a batch may use. */
+  get scratchSlots(): number { return this.L.C.SCRATCH_SLOTS; }
+
+  // ---- struct page ---------------------------------------------------------------
+  private word(pfn: number, offset: number): number { return (this.memMap + pfn * this.stride + offset) >>> 2; }
+  /** A struct page field (signed 32-bit), by its layout name. */
+  field(pfn: number, name: PageOffset): number { return this.i32[this.word(pfn, this.L.off[name])]; }
+  flags(pfn: number): number { return this.u32[this.word(pfn, 0)]; }
+  /** The bit number of a page flag (PG_*). */
+  flagBit(flag: PageFlag): number { return this.L.PG[flag]; }
+  testFlag(pfn: number, flag: PageFlag): boolean { return (this.flags(pfn) & (1 << this.L.PG[flag])) !== 0; }
+  /** Set a page flag the host owns: PG_nonzero (a write stored data in the page). */
+  setNonzero(pfn: number): void { this.u32[this.word(pfn, 0)] |= 1 << this.L.PG.nonzero; }
+  /** The page flags by name, lowest bit first; an alias shows under the name that applies to the page. */
+  flagNames(flags: number): string[] {
+    const out: string[] = [];
+    const seen = new Set<number>();
+    for (const [name, bit] of Object.entries(this.L.PG).sort((a, b) => a[1] - b[1])) {
+      // PG_double_map aliases PG_private_2, PG_partially_mapped PG_reclaim
+      if (seen.has(bit) || (flags & (1 << bit)) === 0 || name === "private_2" || name === "reclaim") continue;
+      seen.add(bit);
+      out.push(`PG_${name}`);
+    }
+    return out;
+  }
+  mapcountRaw(pfn: number): number { return this.field(pfn, "PAGE_MAPCOUNT"); }
+  refcount(pfn: number): number { return this.field(pfn, "PAGE_REFCOUNT"); }
+  /** page->index (64-bit): vaddr >> 12 for an anonymous page. */
+  pageIndex(pfn: number): number {
+    const a = this.word(pfn, this.L.off.PAGE_INDEX);
+    return this.u32[a] + this.u32[a + 1] * 2 ** 32;
+  }
   /** compound_head(): head PFN of the folio `pfn` belongs to. */
   headPfn(pfn: number): number {
-    const w = this.u32[(this.pageAddr(pfn) + this.off.PAGE_COMPOUND_HEAD) >>> 2];
-    return (w & 1) !== 0 ? (w - 1 - this.MEM_MAP_BASE) / this.STRUCT_PAGE_SIZE : pfn;
+    const w = this.u32[this.word(pfn, this.L.off.PAGE_COMPOUND_HEAD)];
+    return (w & 1) !== 0 ? (w - 1 - this.memMap) / this.stride : pfn;
   }
   /** The folio order of the folio `pfn` belongs to. */
   folioOrder(pfn: number): number {
     const head = this.headPfn(pfn);
-    if (!this.testFlag(head, this.PG.head)) return 0;
-    return this.field(head + 1, this.off.PAGE_COMPOUND_ORDER);
+    if (!this.testFlag(head, "head")) return 0;
+    return this.field(head + 1, "PAGE_COMPOUND_ORDER");
   }
-  get hugeZeroPfn(): number { return this.u32[this.G.HUGE_ZERO_PFN >>> 2]; }
-  get hugeZeroRefcount(): number { return this.u32[this.G.HUGE_ZERO_REFCOUNT >>> 2]; }
-  get splitQueueLen(): number { return this.u32[this.G.SPLIT_QUEUE_LEN >>> 2]; }
-  get result1(): number { return this.u32[this.G.RESULT1 >>> 2]; }
-  vmstat(name: string): number { return this.i32[(this.G.VMSTAT >>> 2) + this.VM[name]]; }
+  /**
+   * The MM-owner slots of a large folio (CONFIG_MM_ID, in its first tail):
+   * the two mm ids, their mapcounts, and the "maybe mapped shared" bit.
+   */
+  mmOwners(head: number): { ids: [number, number]; mapcounts: [number, number]; maybeMappedShared: boolean } {
+    const t = head + 1;
+    const shared = this.L.C.FOLIO_MM_IDS_SHARED_BIT; // a mask: the top bit of _mm_id[1]
+    const id0 = this.field(t, "PAGE_MM_ID0") >>> 0, id1 = this.field(t, "PAGE_MM_ID1") >>> 0;
+    return {
+      ids: [(id0 & ~shared) >>> 0, (id1 & ~shared) >>> 0],
+      mapcounts: [this.field(t, "PAGE_MM_ID_MAPCOUNT0"), this.field(t, "PAGE_MM_ID_MAPCOUNT1")],
+      maybeMappedShared: (id1 & shared) !== 0,
+    };
+  }
+  /** ENTIRELY_MAPPED (6.8+; COMPOUND_MAPPED in 6.2): the flag bit in _nr_pages_mapped / subpages_mapcount. */
+  get entirelyMapped(): number { return this.L.C.ENTIRELY_MAPPED; }
+
+  /** The raw words of a struct page. */
+  rawPage(pfn: number): RawPage {
+    return {
+      flags: this.flags(pfn),
+      compound_head: this.field(pfn, "PAGE_COMPOUND_HEAD") >>> 0,
+      mapping: this.field(pfn, "PAGE_MAPPING") >>> 0,
+      index: this.field(pfn, "PAGE_INDEX") >>> 0,
+      private: this.field(pfn, "PAGE_PRIVATE") >>> 0,
+      _mapcount: this.mapcountRaw(pfn),
+      _refcount: this.refcount(pfn),
+    };
+  }
+  /** One past the highest frame that is not free (0 when all are free): a scan of mem_map. */
+  usedFrameLimit(): number {
+    const u32 = this.u32;
+    const stride = this.stride >>> 2;
+    const base = this.memMap >>> 2;
+    const ref = this.L.off.PAGE_REFCOUNT >>> 2, ch = this.L.off.PAGE_COMPOUND_HEAD >>> 2;
+    for (let pfn = this.frames - 1; pfn >= 0; pfn--) {
+      const w = base + pfn * stride;
+      if (u32[w + ref] !== 0 || (u32[w + ch] & 1) !== 0 || u32[w] !== 0) return pfn + 1;
+    }
+    return 0;
+  }
+
+  // ---- globals -------------------------------------------------------------------
+  get hugeZeroPfn(): number { return this.u32[this.L.G.HUGE_ZERO_PFN >>> 2]; }
+  get hugeZeroRefcount(): number { return this.u32[this.L.G.HUGE_ZERO_REFCOUNT >>> 2]; }
+  get splitQueueLen(): number { return this.u32[this.L.G.SPLIT_QUEUE_LEN >>> 2]; }
+  /** The second result of the last call that has one (the deposit table of a THP fault). */
+  get result1(): number { return this.u32[this.L.G.RESULT1 >>> 2]; }
+  /** How many times bad_page() fired. */
+  get badPages(): number { return this.u32[this.L.G.BAD_PAGES >>> 2]; }
+  /** The PFN of the last bad page and the core's reason code for it (BAD_*). */
+  get badPfn(): number { return this.u32[this.L.G.BAD_PFN >>> 2]; }
+  get badReason(): number { return this.u32[this.L.G.BAD_REASON >>> 2]; }
+  vmstat(name: VmstatName): number { return this.i32[(this.L.G.VMSTAT >>> 2) + this.L.VM[name]]; }
   /** Free frames (vmstat NR_FREE_PAGES, kept by the buddy allocator; no call into WASM). */
-  nrFreePages(): number { return this.i32[(this.G.VMSTAT >>> 2) + this.VM.NR_FREE_PAGES]; }
-
-  /** Address (byte offset) of the 4 KiB entry array of a page-table page. */
-  tableAddr(pfn: number): number { return this.e.pt_table_addr(pfn) >>> 0; }
-
-  /** The scratch batch buffer as a u32 index into `u32`. */
-  get scratchIndex(): number { return this.SCRATCH_BASE >>> 2; }
+  nrFreePages(): number { return this.vmstat("NR_FREE_PAGES"); }
+  /** A core error code's value (the core returns it negated). */
+  errorCode(name: CoreErrorCode): number { return this.L.C[`ERR_${name}`]; }
 
   /** The scheme keeps no per-page mapcount for large folios: a split needs the host's per-subpage PTE counts. */
   get needsSplitCounts(): boolean { return this.scheme === "nopagemapcount"; }
   /** Tell the next split_huge_page that scratch[0..511] holds each subpage's PTE mappings. */
-  setSplitCounts(): void { this.u32[this.G.SPLIT_COUNTS >>> 2] = 1; }
+  setSplitCounts(): void { this.u32[this.L.G.SPLIT_COUNTS >>> 2] = 1; }
 
+  // ---- rmap cost counters ----------------------------------------------------------
   /** The rmap cost counters, per entry point (calls, atomics, pages touched: COST_STRIDE bytes each). */
   costs(): Record<CostOp, OpCost> {
-    const base = this.G.COSTS >>> 2;
+    const base = this.L.G.COSTS >>> 2;
     const stride = this.costStride;
     const u32 = this.u32;
     const out = {} as Record<CostOp, OpCost>;
@@ -183,22 +287,40 @@ export class Core {
   }
   /** Copy of the raw cost counters (to undo the checker's own calls). */
   saveCosts(): Uint32Array {
-    const base = this.G.COSTS >>> 2;
+    const base = this.L.G.COSTS >>> 2;
     return this.u32.slice(base, base + COST_OPS.length * this.costStride);
   }
-  restoreCosts(saved: Uint32Array): void { this.u32.set(saved, this.G.COSTS >>> 2); }
+  restoreCosts(saved: Uint32Array): void { this.u32.set(saved, this.L.G.COSTS >>> 2); }
   resetCosts(): void { this.e.cost_reset(); }
+  /** Count atomics and pages touched (on by default; benchmarks switch it off). */
+  setCostAccounting(on: boolean): void { this.e.cost_accounting(on ? 1 : 0); }
+
+  // ---- the whole memory: rollback snapshots -------------------------------------------
+  /** A copy of the core's linear memory. */
+  snapshotMemory(): Uint8Array { return new Uint8Array(this.memory.buffer).slice(); }
+  /** Put back a copy taken by snapshotMemory (memory never shrinks, so it fits). */
+  restoreMemory(bytes: Uint8Array): void { new Uint8Array(this.memory.buffer).set(bytes); }
 
   /** Throw if the core reported a bad page (the emulator's state is corrupt). */
   checkBadPage(): void {
-    const bad = this.u32[this.G.BAD_PAGES >>> 2];
-    if (bad !== 0) {
-      const pfn = this.u32[this.G.BAD_PFN >>> 2];
-      const reason = BAD_REASONS[this.u32[this.G.BAD_REASON >>> 2]] ?? "unknown";
-      throw new BadPageError(`BUG: Bad page state: pfn ${pfn}: ${reason}`);
+    if (this.badPages !== 0) {
+      const reason = BAD_REASONS[this.badReason] ?? "unknown";
+      throw new BadPageError(`BUG: Bad page state: pfn ${this.badPfn}: ${reason}`);
     }
   }
-}
 
-/** The core's bad_page() fired: an emulator bug, reported as an invariant violation. */
-export class BadPageError extends Error {}
+  /**
+   * Corrupt the machine on purpose (tests of the invariant checker): add
+   * `delta` to a struct page field, flip a page flag, or add to a global.
+   */
+  readonly debug = {
+    addField: (pfn: number, name: PageOffset, delta: number): void => { this.i32[this.word(pfn, this.L.off[name])] += delta; },
+    setField: (pfn: number, name: PageOffset, value: number): void => { this.i32[this.word(pfn, this.L.off[name])] = value; },
+    setFlag: (pfn: number, flag: PageFlag, on: boolean): void => {
+      const w = this.word(pfn, 0);
+      this.u32[w] = on ? this.u32[w] | (1 << this.L.PG[flag]) : this.u32[w] & ~(1 << this.L.PG[flag]);
+    },
+    addGlobal: (name: "SPLIT_QUEUE_LEN" | "HUGE_ZERO_REFCOUNT" | "BAD_PAGES", delta: number): void => { this.u32[this.L.G[name] >>> 2] += delta; },
+    addVmstat: (name: VmstatName, delta: number): void => { this.i32[(this.L.G.VMSTAT >>> 2) + this.L.VM[name]] += delta; },
+  };
+}

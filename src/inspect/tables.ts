@@ -7,8 +7,9 @@ import type { Machine } from "../machine.js";
 import type { Process } from "../mm/types.js";
 import {
   PAGE_SIZE, PMD_SIZE, PUD_SIZE, PGDIR_SIZE, _PAGE_SPECIAL,
-  decodeEntry, entryHex, entryNone, ptePresent, pmdTransHuge,
+  decodeEntry, entryHex, ptePresent, pmdTransHuge,
 } from "../pgtable/x86_64.js";
+import { walkPageRange, WALK_ALL } from "../pgtable/pagewalk.js";
 
 export type Level = "pgd" | "pud" | "pmd" | "pte";
 
@@ -64,40 +65,48 @@ function processOf(m: Machine, proc: string | Process): Process {
 
 /**
  * The page tables of a process as a tree rooted at its PGD, with only the
- * non-empty entries. An exited process has no page tables: null.
+ * non-empty entries (one walk_page_range over the whole address space). An
+ * exited process has no page tables: null.
  */
 export function pageTableTree(m: Machine, proc: string | Process): TableNode | null {
   const p = processOf(m, proc);
   if (!p.alive) return null;
-  return readTable(m, p.mm.pgd, "pgd", 0);
-}
-
-function readTable(m: Machine, pfn: number, level: Level, va0: number): TableNode {
+  const pt = m.k.pt;
   const core = m.k.core;
-  const base = m.k.pt.base(pfn);
-  const node: TableNode = { level, pfn, va: va0, entries: [] };
-  for (let i = 0; i < 512; i++) {
-    const u32 = core.u32;
-    const lo = u32[base + 2 * i] >>> 0, hi = u32[base + 2 * i + 1] >>> 0;
-    if (entryNone(lo, hi)) continue;
-    const va = va0 + i * SPAN[level];
-    const { pfn: target, bits } = decodeEntry(lo, hi, level);
+  const root: TableNode = { level: "pgd", pfn: p.mm.pgd, va: 0, entries: [] };
+  const current: Record<Level, TableNode> = { pgd: root, pud: root, pmd: root, pte: root };
+  const add = (level: Level, slot: number, va: number): TableEntry => {
+    const lo = pt.lo(slot) >>> 0, hi = pt.hi(slot) >>> 0;
+    const { pfn, bits } = decodeEntry(lo, hi, level);
     const e: TableEntry = {
-      level, index: i, va, lo, hi, hex: entryHex(lo, hi), bits, pfn: target,
+      level, index: Math.floor(va / SPAN[level]) % 512, va, lo, hi, hex: entryHex(lo, hi), bits, pfn,
       present: ptePresent(lo), kind: "table",
     };
-    if (level === "pte") {
-      e.kind = (lo & _PAGE_SPECIAL) !== 0 || target === core.zeroPfn ? "zero" : "page";
-    } else if (level === "pmd" && pmdTransHuge(lo)) {
-      e.kind = target === core.hugeZeroPfn ? "hzero" : "thp";
-      const dep = m.k.deposits.get(base + 2 * i);
+    current[level].entries.push(e);
+    return e;
+  };
+  const table = (e: TableEntry) => {
+    const child: TableNode = { level: NEXT[e.level]!, pfn: e.pfn, va: e.va, entries: [] };
+    e.child = child;
+    current[child.level] = child;
+  };
+  walkPageRange(pt, p.mm, 0, WALK_ALL, {
+    pgdEntry(slot, va) { table(add("pgd", slot, va)); },
+    pudEntry(slot, va) { table(add("pud", slot, va)); },
+    pmdEntry(slot, blk) {
+      const e = add("pmd", slot, blk * PMD_SIZE);
+      if (!pmdTransHuge(e.lo)) { table(e); return false; }
+      e.kind = e.pfn === core.hugeZeroPfn ? "hzero" : "thp";
+      const dep = m.k.deposits.get(slot);
       if (dep !== undefined) e.deposited = dep;
-    } else {
-      e.child = readTable(m, target, NEXT[level]!, va);
-    }
-    node.entries.push(e);
-  }
-  return node;
+      return true;
+    },
+    pteEntry(slot, va) {
+      const e = add("pte", slot, va);
+      e.kind = (e.lo & _PAGE_SPECIAL) !== 0 || e.pfn === core.zeroPfn ? "zero" : "page";
+    },
+  });
+  return root;
 }
 
 /**
@@ -131,39 +140,20 @@ export function frameKind(m: Machine, pfn: number): FrameKind {
   if (hz !== core.NIL && pfn >= hz && pfn < hz + 512) return "hzero";
   const head = core.headPfn(pfn);
   if (head !== pfn) return "tail";
-  if (core.testFlag(pfn, core.PG.pgtable)) return "pagetable";
-  if (core.testFlag(pfn, core.PG.head)) return "head";
+  if (core.testFlag(pfn, "pgtable")) return "pagetable";
+  if (core.testFlag(pfn, "head")) return "head";
   if (core.refcount(pfn) !== 0) return "page";
   return "free";
 }
 
 /** One past the highest frame that is not free (0 when all are free). */
 export function usedFrameLimit(m: Machine): number {
-  const core = m.k.core;
-  const u32 = core.u32;
-  const stride = core.STRUCT_PAGE_SIZE >>> 2;
-  const base = core.MEM_MAP_BASE >>> 2;
-  const ref = core.off.PAGE_REFCOUNT >>> 2, ch = core.off.PAGE_COMPOUND_HEAD >>> 2, fl = core.off.PAGE_FLAGS >>> 2;
-  for (let pfn = core.frames - 1; pfn >= 0; pfn--) {
-    const w = base + pfn * stride;
-    if (u32[w + ref] !== 0 || (u32[w + ch] & 1) !== 0 || u32[w + fl] !== 0) return pfn + 1;
-  }
-  return 0;
+  return m.k.core.usedFrameLimit();
 }
 
-/** The names of the page flags set in `flags` (the core's PG_* bit numbers). */
+/** The names of the page flags set in `flags`; an alias (PG_double_map = PG_private_2) shows as the name that applies. */
 export function decodePageFlags(m: Machine, flags: number): string[] {
-  const out: string[] = [];
-  const seen = new Set<number>();
-  // PG_double_map aliases PG_private_2 and PG_anon_exclusive aliases
-  // PG_mappedtodisk: show the name that applies to the page.
-  for (const [name, bit] of Object.entries(m.k.core.PG).sort((a, b) => a[1] - b[1])) {
-    if (seen.has(bit) || (flags & (1 << bit)) === 0) continue;
-    if (name === "private_2" && "double_map" in m.k.core.PG) continue;
-    seen.add(bit);
-    out.push(`PG_${name}`);
-  }
-  return out;
+  return m.k.core.flagNames(flags);
 }
 
 /** The mapcount scheme a machine counts with. */
@@ -206,9 +196,9 @@ export function folioCounters(m: Machine, head: number): FolioCounters {
     head, order: core.folioOrder(head), scheme,
     _refcount: core.refcount(head),
     total_mapcount: core.e.total_mapcount(head),
-    compound_mapcount: core.field(head + 1, core.off.PAGE_COMPOUND_MAPCOUNT),
+    compound_mapcount: core.field(head + 1, "PAGE_COMPOUND_MAPCOUNT"),
     compound_mapcount_name: old ? "compound_mapcount" : "_entire_mapcount",
-    PG_double_map: scheme === "doublemap" ? core.testFlag(head + 1, core.PG.double_map) : null,
+    PG_double_map: scheme === "doublemap" ? core.testFlag(head + 1, "double_map") : null,
     deferred_split_queued: head !== core.hugeZeroPfn && core.e.thp_is_queued(head) !== 0,
     partially_mapped: head !== core.hugeZeroPfn && core.e.folio_test_partially_mapped(head) !== 0,
   };
@@ -252,8 +242,7 @@ export function frameRecord(m: Machine, pfn: number, trees?: ReadonlyMap<Process
   const kind = frameKind(m, pfn);
   const head = core.headPfn(pfn);
   const order = core.folioOrder(head);
-  const off = core.off;
-  const flags = core.flags(pfn);
+  const { flags, ...words } = core.rawPage(pfn);
   const mapped = kind === "head" || kind === "tail" || kind === "page" || kind === "zero" || kind === "hzero";
   const mappedAt = mapped ? mappingsOf(m, pfn, trees) : [];
   let inspect: Record<string, unknown>;
@@ -272,22 +261,14 @@ export function frameRecord(m: Machine, pfn: number, trees?: ReadonlyMap<Process
       PG_double_map: c ? c.PG_double_map : null,
       page_mapcount: mapped ? core.e.page_mapcount(pfn) : null,
       total_mapcount: mapped ? core.e.total_mapcount(pfn) : null,
-      PG_head: core.testFlag(pfn, core.PG.head),
+      PG_head: core.testFlag(pfn, "head"),
       deferred_split_queued: c && kind !== "hzero" ? c.deferred_split_queued : null,
       partially_mapped: c && kind !== "hzero" ? c.partially_mapped : null,
     };
   }
   return {
     pfn, kind, head_pfn: head, order,
-    raw: {
-      flags, flags_decoded: decodePageFlags(m, flags),
-      compound_head: core.field(pfn, off.PAGE_COMPOUND_HEAD) >>> 0,
-      mapping: core.field(pfn, off.PAGE_MAPPING) >>> 0,
-      index: core.field(pfn, off.PAGE_INDEX) >>> 0,
-      private: core.field(pfn, off.PAGE_PRIVATE) >>> 0,
-      _mapcount: core.mapcountRaw(pfn),
-      _refcount: core.refcount(pfn),
-    },
+    raw: { flags, flags_decoded: core.flagNames(flags), ...words },
     inspect,
     mappedAt,
   };

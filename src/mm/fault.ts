@@ -3,16 +3,12 @@
 // do_huge_pmd_wp_page). Policy differences between kernels come from the
 // profile; struct page work happens in the core, one call per fault.
 import type { Kernel, Mm, Vma } from "./types.js";
-import { OomError, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_WRITE } from "./types.js";
-import {
-  PMD_SIZE, _PAGE_PSE, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_SPECIAL, _PAGE_PRESENT,
-  entryPfn, mkLo, mkHi,
-} from "../pgtable/x86_64.js";
+import { VM_HUGEPAGE, VM_NOHUGEPAGE, VM_WRITE } from "./types.js";
+import { OomError } from "../errors.js";
+import { PMD_SIZE, _PAGE_PSE, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_SPECIAL, mkLo, mkHi } from "../pgtable/x86_64.js";
 import { anonVmaPrepare, vmaPageProt } from "./vma.js";
 import { splitHugePmd, queueNewThp } from "./huge_memory.js";
 import { pmdThpAllowed } from "../knobs.js";
-
-const ERR_NOMEM = -1, ERR_FALLBACK = -2;
 
 /**
  * thp_vma_allowable_order(…, TVA_IN_PF | TVA_ENFORCE_SYSFS, PMD_ORDER) under
@@ -30,42 +26,36 @@ export function thpFaultAllowed(k: Kernel, vma: Vma, blk: number): boolean {
  * mapped at `addr`.
  */
 export function handleMmFault(k: Kernel, mm: Mm, vma: Vma, addr: number, write: boolean): number {
+  const pt = k.pt;
   const blk = Math.floor(addr / PMD_SIZE);
   const idx = (addr % PMD_SIZE) >>> 12;
-  const pmd = k.pt.pmdSlot(mm, blk, true);
-  let u32 = k.core.u32;
-  if (u32[pmd] === 0 && u32[pmd + 1] === 0) {
+  const pmd = pt.pmdOffset(mm, blk, true);
+  if (pt.none(pmd)) {
     // "no PTE table exists yet for that 2 MiB": the only place a THP is born.
-    if (thpFaultAllowed(k, vma, blk) && doHugePmdAnonymousPage(k, mm, vma, blk, pmd, write)) {
-      return entryPfn(k.core.u32[pmd], k.core.u32[pmd + 1]) + idx;
-    }
-    const t = k.pt.alloc(mm, "PTE"); // __pte_alloc
-    k.pt.populate(pmd, t);
-  } else if ((u32[pmd] & _PAGE_PSE) !== 0) {
-    if (write && (u32[pmd] & _PAGE_RW) === 0) {
-      if (doHugePmdWpPage(k, mm, vma, blk, pmd)) return entryPfn(k.core.u32[pmd], k.core.u32[pmd + 1]) + idx;
+    if (thpFaultAllowed(k, vma, blk) && doHugePmdAnonymousPage(k, mm, vma, blk, pmd, write)) return pt.pfn(pmd) + idx;
+    pt.populate(pmd, pt.alloc(mm, "PTE")); // __pte_alloc
+  } else if (pt.pmdTransHuge(pmd)) {
+    if (write && !pt.writable(pmd)) {
+      if (doHugePmdWpPage(k, mm, vma, blk, pmd)) return pt.pfn(pmd) + idx;
       // the PMD was split: the write is handled at PTE level below
     } else {
-      u32[pmd] = (u32[pmd] | _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0)) >>> 0;
-      return entryPfn(u32[pmd], u32[pmd + 1]) + idx;
+      pt.setBits(pmd, _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0)); // huge_pmd_set_accessed
+      return pt.pfn(pmd) + idx;
     }
   }
-  const pte = k.pt.pteSlot(pmd, idx);
-  u32 = k.core.u32;
-  const lo = u32[pte], hi = u32[pte + 1];
-  const prot = vmaPageProt(vma);
-  if (lo === 0 && hi === 0) {
+  const pte = pt.pteOffset(pmd, idx);
+  if (pt.none(pte)) {
     if (!write && k.profile.readFaultZeroPage) {
       // do_anonymous_page, read: the shared zero page, special and read-only
-      u32[pte] = mkLo(k.core.zeroPfn, prot.lo | _PAGE_SPECIAL);
-      u32[pte + 1] = mkHi(k.core.zeroPfn, prot.nx);
+      const prot = vmaPageProt(vma);
+      pt.set(pte, mkLo(k.core.zeroPfn, prot.lo | _PAGE_SPECIAL), mkHi(k.core.zeroPfn, prot.nx));
       return k.core.zeroPfn;
     }
     return mapNewAnonPage(k, mm, vma, addr, pte);
   }
-  if (write && (lo & _PAGE_RW) === 0) return doWpPage(k, mm, vma, addr, pte);
-  u32[pte] = (lo | _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0)) >>> 0;
-  return entryPfn(lo, hi);
+  if (write && !pt.writable(pte)) return doWpPage(k, mm, vma, addr, pte);
+  pt.setBits(pte, _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0)); // the MMU sets A (and D)
+  return pt.pfn(pte);
 }
 
 /** do_anonymous_page (write): a new exclusive page, mapped writable and dirty. */
@@ -79,24 +69,21 @@ function mapNewAnonPage(k: Kernel, mm: Mm, vma: Vma, addr: number, pte: number):
 
 function setAnonPte(k: Kernel, vma: Vma, pte: number, pfn: number): void {
   const prot = vmaPageProt(vma);
-  const u32 = k.core.u32;
-  u32[pte] = mkLo(pfn, prot.lo | _PAGE_DIRTY | ((vma.flags & VM_WRITE) ? _PAGE_RW : 0));
-  u32[pte + 1] = mkHi(pfn, prot.nx);
+  k.pt.set(pte, mkLo(pfn, prot.lo | _PAGE_DIRTY | ((vma.flags & VM_WRITE) ? _PAGE_RW : 0)), mkHi(pfn, prot.nx));
 }
 
 /** do_wp_page: a write to a read-only PTE of a writable VMA. */
 function doWpPage(k: Kernel, mm: Mm, vma: Vma, addr: number, pte: number): number {
   const core = k.core;
-  const lo = core.u32[pte], hi = core.u32[pte + 1];
-  const old = entryPfn(lo, hi);
-  if ((lo & _PAGE_SPECIAL) !== 0) return mapNewAnonPage(k, mm, vma, addr, pte); // zero page: wp_page_copy from zero
+  const old = k.pt.pfn(pte);
+  if (k.pt.pteSpecial(pte)) return mapNewAnonPage(k, mm, vma, addr, pte); // zero page: wp_page_copy from zero
   if (core.e.wp_page_reuse(old)) {
-    core.u32[pte] = (lo | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED) >>> 0; // wp_page_reuse
+    k.pt.setBits(pte, _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED); // wp_page_reuse
     return old;
   }
   // wp_page_copy: new page first, then the old mapping goes
   const pfn = mapNewAnonPage(k, mm, vma, addr, pte);
-  core.u32[core.scratchIndex] = old;
+  core.scratchSet(0, old);
   core.e.zap_pte_batch(1, mm.id);
   return pfn;
 }
@@ -104,9 +91,7 @@ function doWpPage(k: Kernel, mm: Mm, vma: Vma, addr: number, pte: number): numbe
 /** Write a PMD entry mapping a THP (mk_huge_pmd + maybe_pmd_mkwrite(pmd_mkdirty)). */
 function setHugePmd(k: Kernel, vma: Vma, pmd: number, pfn: number, writable: boolean): void {
   const prot = vmaPageProt(vma);
-  const u32 = k.core.u32;
-  u32[pmd] = mkLo(pfn, prot.lo | _PAGE_PSE | (writable ? _PAGE_DIRTY | ((vma.flags & VM_WRITE) ? _PAGE_RW : 0) : 0));
-  u32[pmd + 1] = mkHi(pfn, prot.nx);
+  k.pt.set(pmd, mkLo(pfn, prot.lo | _PAGE_PSE | (writable ? _PAGE_DIRTY | ((vma.flags & VM_WRITE) ? _PAGE_RW : 0) : 0)), mkHi(pfn, prot.nx));
 }
 
 /**
@@ -128,8 +113,8 @@ function doHugePmdAnonymousPage(k: Kernel, mm: Mm, vma: Vma, blk: number, pmd: n
     return true;
   }
   const head = core.e.do_huge_pmd_anonymous_page(mm.id, vma.anonVma, blk * 512);
-  if (head === ERR_FALLBACK) return false;
-  if (head === ERR_NOMEM) throw new OomError("out of memory");
+  if (head === -core.errorCode("FALLBACK")) return false;
+  if (head === -core.errorCode("NOMEM")) throw new OomError("out of memory");
   mm.nrTables++;
   k.deposits.set(pmd, core.result1);
   setHugePmd(k, vma, pmd, head, true);
@@ -144,10 +129,10 @@ function doHugePmdAnonymousPage(k: Kernel, mm: Mm, vma: Vma, blk: number, pmd: n
  */
 function doHugePmdWpPage(k: Kernel, mm: Mm, vma: Vma, blk: number, pmd: number): boolean {
   const core = k.core;
-  const pfn = entryPfn(core.u32[pmd], core.u32[pmd + 1]);
+  const pfn = k.pt.pfn(pmd);
   if (pfn === core.hugeZeroPfn) {
     // do_huge_zero_wp_pmd: a fresh THP for the whole 2 MiB, or split and fall back
-    const head = core.e.alloc_thp_pmd_mapped(mm.id, vma.anonVma, blk * 512, false);
+    const head = core.e.alloc_thp_pmd_mapped(mm.id, vma.anonVma, blk * 512, 0);
     if (head >= 0) {
       setHugePmd(k, vma, pmd, head, true);
       core.e.put_huge_zero_page();
@@ -158,7 +143,7 @@ function doHugePmdWpPage(k: Kernel, mm: Mm, vma: Vma, blk: number, pmd: number):
     return false;
   }
   if (core.e.wp_huge_pmd_reuse(pfn)) {
-    core.u32[pmd] = (core.u32[pmd] | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED) >>> 0;
+    k.pt.setBits(pmd, _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED);
     return true;
   }
   if (k.profile.cowSplitsPmd) {
@@ -167,7 +152,7 @@ function doHugePmdWpPage(k: Kernel, mm: Mm, vma: Vma, blk: number, pmd: number):
     return false;
   }
   // 4.5: copy the whole 2 MiB into a new THP ...
-  const head = core.e.alloc_thp_pmd_mapped(mm.id, vma.anonVma, blk * 512, false);
+  const head = core.e.alloc_thp_pmd_mapped(mm.id, vma.anonVma, blk * 512, 0);
   if (head >= 0) {
     setHugePmd(k, vma, pmd, head, true);
     core.e.zap_huge_pmd(pfn, mm.id);
@@ -181,16 +166,12 @@ function doHugePmdWpPage(k: Kernel, mm: Mm, vma: Vma, blk: number, pmd: number):
   const table = k.deposits.get(pmd)!;
   k.deposits.delete(pmd);
   const base = k.pt.base(table);
-  const u32 = core.u32;
-  const s = core.scratchIndex;
   const prot = vmaPageProt(vma);
   for (let i = 0; i < 512; i++) {
-    const p = u32[s + i];
-    u32[base + 2 * i] = mkLo(p, prot.lo | _PAGE_DIRTY | _PAGE_RW);
-    u32[base + 2 * i + 1] = mkHi(p, prot.nx);
+    const p = core.scratchGet(i);
+    k.pt.set(base + 2 * i, mkLo(p, prot.lo | _PAGE_DIRTY | _PAGE_RW), mkHi(p, prot.nx));
   }
   k.pt.populate(pmd, table);
   return false;
 }
 
-export { _PAGE_PRESENT };

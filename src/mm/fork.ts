@@ -3,8 +3,9 @@
 // without an anon_vma is not copied at all (vma_needs_copy): the child
 // faults its pages in afresh. Page tables are copied even when empty.
 import type { Kernel, Mm, Vma } from "./types.js";
-import { _PAGE_PSE, _PAGE_RW, _PAGE_ACCESSED, _PAGE_SPECIAL, entryPfn } from "../pgtable/x86_64.js";
-import { avcLen, forEachPmd } from "./vma.js";
+import { PAGE_SIZE, PMD_SIZE, _PAGE_RW, _PAGE_ACCESSED, _PAGE_SPECIAL, entryPfn, pmdTransHuge } from "../pgtable/x86_64.js";
+import { walkPageRange } from "../pgtable/pagewalk.js";
+import { avcLen } from "./vma.js";
 
 export function dupMm(k: Kernel, parent: Mm): Mm {
   const child: Mm = { id: k.nextMmId++, pgd: 0, vmas: [], mmapBase: parent.mmapBase, nrTables: 0 };
@@ -20,46 +21,42 @@ export function dupMm(k: Kernel, parent: Mm): Mm {
   return child;
 }
 
+/** copy_page_range for one VMA: copy_huge_pmd for huge PMDs, copy_pte_range (one batch per table) for the rest. */
 function copyPageRange(k: Kernel, src: Mm, dst: Mm, vma: Vma): void {
   const core = k.core;
-  forEachPmd(k, src, vma.start, vma.end, (spmd, blk, s, e) => {
-    const dpmd = k.pt.pmdSlot(dst, blk, true);
-    let u32 = core.u32;
-    const lo = u32[spmd], hi = u32[spmd + 1];
-    if ((lo & _PAGE_PSE) !== 0) {
-      // copy_huge_pmd: both PMDs write-protected, the child's also old
-      const table = k.pt.alloc(dst, "deposited PTE");
-      const pfn = entryPfn(lo, hi);
-      if (pfn === core.hugeZeroPfn) core.e.get_huge_zero_page();
-      else core.e.copy_huge_pmd(pfn, dst.id);
-      u32 = core.u32;
-      u32[spmd] = (lo & ~_PAGE_RW) >>> 0;
-      u32[dpmd] = (lo & ~_PAGE_RW & ~_PAGE_ACCESSED) >>> 0;
-      u32[dpmd + 1] = hi;
-      k.deposits.set(dpmd, table);
-      return;
-    }
-    if (u32[dpmd] === 0) {
-      const t = k.pt.alloc(dst, "PTE");
-      k.pt.populate(dpmd, t);
-      u32 = core.u32;
-    }
-    const sb = k.pt.base(entryPfn(lo, hi));
-    const db = k.pt.base(entryPfn(u32[dpmd], u32[dpmd + 1]));
-    const scratch = core.scratchIndex;
-    let n = 0;
-    for (let i = (s % 0x200000) >>> 12, end = i + ((e - s) >>> 12); i < end; i++) {
-      let plo = u32[sb + 2 * i];
-      const phi = u32[sb + 2 * i + 1];
-      if (plo === 0 && phi === 0) continue;
-      if ((plo & _PAGE_SPECIAL) === 0) u32[scratch + n++] = entryPfn(plo, phi);
-      if ((plo & _PAGE_RW) !== 0) { // a COW mapping: write-protect both sides
-        plo = (plo & ~_PAGE_RW) >>> 0;
-        u32[sb + 2 * i] = plo;
+  const pt = k.pt;
+  walkPageRange(pt, src, vma.start, vma.end, {
+    pmdEntry(spmd, blk, s, e) {
+      const dpmd = pt.pmdOffset(dst, blk, true);
+      const lo = pt.lo(spmd), hi = pt.hi(spmd);
+      if (pmdTransHuge(lo)) {
+        // copy_huge_pmd: both PMDs write-protected, the child's also old
+        const table = pt.alloc(dst, "deposited PTE");
+        const pfn = entryPfn(lo, hi);
+        if (pfn === core.hugeZeroPfn) core.e.get_huge_zero_page();
+        else core.e.copy_huge_pmd(pfn, dst.id);
+        pt.set(spmd, (lo & ~_PAGE_RW) >>> 0, hi);
+        pt.set(dpmd, (lo & ~_PAGE_RW & ~_PAGE_ACCESSED) >>> 0, hi);
+        k.deposits.set(dpmd, table);
+        return true;
       }
-      u32[db + 2 * i] = (plo & ~_PAGE_ACCESSED) >>> 0;
-      u32[db + 2 * i + 1] = phi;
-    }
-    if (n > 0) core.e.dup_pte_batch(n, dst.id);
+      if (pt.none(dpmd)) pt.populate(dpmd, pt.alloc(dst, "PTE"));
+      // copy_present_pte: a COW mapping is write-protected on both sides
+      let n = 0;
+      for (let i = (s % PMD_SIZE) / PAGE_SIZE, end = i + (e - s) / PAGE_SIZE; i < end; i++) {
+        const sp = pt.pteOffset(spmd, i);
+        if (pt.none(sp)) continue;
+        let plo = pt.lo(sp);
+        const phi = pt.hi(sp);
+        if ((plo & _PAGE_SPECIAL) === 0) core.scratchSet(n++, entryPfn(plo, phi));
+        if ((plo & _PAGE_RW) !== 0) {
+          plo = (plo & ~_PAGE_RW) >>> 0;
+          pt.set(sp, plo, phi);
+        }
+        pt.set(pt.pteOffset(dpmd, i), (plo & ~_PAGE_ACCESSED) >>> 0, phi);
+      }
+      if (n > 0) core.e.dup_pte_batch(n, dst.id);
+      return true;
+    },
   });
 }

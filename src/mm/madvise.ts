@@ -1,8 +1,8 @@
 // madvise (mm/madvise.c): MADV_DONTNEED, MADV_HUGEPAGE / MADV_NOHUGEPAGE,
 // and MADV_COLLAPSE (mm/khugepaged.c madvise_collapse, collapse_huge_page).
 import type { Kernel, Mm, Vma } from "./types.js";
-import { VM_HUGEPAGE, VM_NOHUGEPAGE, VM_WRITE, OomError } from "./types.js";
-import { PMD_SIZE, _PAGE_PSE, _PAGE_SPECIAL, _PAGE_DIRTY, _PAGE_RW, entryPfn, mkLo, mkHi } from "../pgtable/x86_64.js";
+import { VM_HUGEPAGE, VM_NOHUGEPAGE, VM_WRITE } from "./types.js";
+import { PMD_SIZE, _PAGE_PSE, _PAGE_DIRTY, _PAGE_RW, mkLo, mkHi } from "../pgtable/x86_64.js";
 import { mergeVmas, splitVmaAt, vmasIn, vmaPageProt } from "./vma.js";
 import { zapRange } from "./unmap.js";
 import { queueNewThp } from "./huge_memory.js";
@@ -57,11 +57,9 @@ function collapseVma(k: Kernel, mm: Mm, vma: Vma, start: number, end: number): b
   const hstart = Math.ceil(Math.max(start, vma.start) / PMD_SIZE);
   const hend = Math.floor(Math.min(end, vma.end) / PMD_SIZE);
   for (let blk = hstart; blk < hend; blk++) {
-    const pmd = k.pt.pmdSlot(mm, blk, false);
-    if (pmd < 0) return false; // SCAN_PMD_NULL
-    const u32 = k.core.u32;
-    if (u32[pmd] === 0 && u32[pmd + 1] === 0) return false; // SCAN_PMD_NULL
-    if ((u32[pmd] & _PAGE_PSE) !== 0) continue; // SCAN_PMD_MAPPED: already huge
+    const pmd = k.pt.pmdOffset(mm, blk, false);
+    if (pmd < 0 || k.pt.none(pmd)) return false; // SCAN_PMD_NULL
+    if (k.pt.pmdTransHuge(pmd)) continue; // SCAN_PMD_MAPPED: already huge
     if (vma.anonVma === 0) return false; // hugepage_vma_revalidate: SCAN_PAGE_ANON
     if (!collapseBlock(k, mm, vma, blk, pmd)) return false;
   }
@@ -71,32 +69,27 @@ function collapseVma(k: Kernel, mm: Mm, vma: Vma, start: number, end: number): b
 /** collapse_huge_page: copy the block into a new THP, unmap the old pages, deposit the old table. */
 function collapseBlock(k: Kernel, mm: Mm, vma: Vma, blk: number, pmd: number): boolean {
   const core = k.core;
-  const head = core.e.alloc_thp_pmd_mapped(mm.id, vma.anonVma, blk * 512, true);
+  const pt = k.pt;
+  const head = core.e.alloc_thp_pmd_mapped(mm.id, vma.anonVma, blk * 512, 1);
   if (head < 0) return false; // SCAN_ALLOC_HUGE_PAGE_FAIL
-  const u32 = core.u32;
-  const table = entryPfn(u32[pmd], u32[pmd + 1]);
-  const base = k.pt.base(table);
-  const scratch = core.scratchIndex;
-  const nonzero = 1 << core.PG.nonzero;
+  const table = pt.pfn(pmd);
   let n = 0;
   for (let i = 0; i < 512; i++) {
-    const lo = u32[base + 2 * i], hi = u32[base + 2 * i + 1];
-    if (lo === 0 && hi === 0) continue;
-    u32[base + 2 * i] = 0;
-    u32[base + 2 * i + 1] = 0;
-    if ((lo & _PAGE_SPECIAL) !== 0) continue;
-    const old = entryPfn(lo, hi);
-    u32[scratch + n++] = old;
+    const pte = pt.pteOffset(pmd, i);
+    if (pt.none(pte)) continue;
+    const special = pt.pteSpecial(pte);
+    const old = pt.pfn(pte);
+    pt.clear(pte);
+    if (special) continue;
+    core.scratchSet(n++, old);
     // __collapse_huge_page_copy: the new subpage holds the old page's data
-    if ((core.flags(old) & nonzero) !== 0) u32[(core.pageAddr(head + i) + core.off.PAGE_FLAGS) >>> 2] |= nonzero;
+    if (core.testFlag(old, "nonzero")) core.setNonzero(head + i);
   }
   if (n > 0) core.e.zap_pte_batch(n, mm.id);
   const prot = vmaPageProt(vma);
   k.deposits.set(pmd, table);
-  core.u32[pmd] = mkLo(head, prot.lo | _PAGE_PSE | _PAGE_DIRTY | ((vma.flags & VM_WRITE) ? _PAGE_RW : 0));
-  core.u32[pmd + 1] = mkHi(head, prot.nx);
+  pt.set(pmd, mkLo(head, prot.lo | _PAGE_PSE | _PAGE_DIRTY | ((vma.flags & VM_WRITE) ? _PAGE_RW : 0)), mkHi(head, prot.nx));
   queueNewThp(k, head);
   return true;
 }
 
-export { OomError };

@@ -2,11 +2,9 @@
 // change_pte_range; mm/huge_memory.c change_huge_pmd).
 import type { Kernel, Mm } from "./types.js";
 import { VM_READ, VM_WRITE, VM_ACCOUNT } from "./types.js";
-import {
-  PMD_SIZE, _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_CHG_MASK_LO, _HPAGE_CHG_MASK_LO, _PAGE_NX_HI,
-  entryPfn,
-} from "../pgtable/x86_64.js";
-import { findVma, forEachPmd, mergeVmas, splitVmaAt, vmasIn, vmaPageProt } from "./vma.js";
+import { PMD_SIZE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_CHG_MASK_LO, _HPAGE_CHG_MASK_LO, _PAGE_NX_HI } from "../pgtable/x86_64.js";
+import { walkPageRange } from "../pgtable/pagewalk.js";
+import { findVma, mergeVmas, splitVmaAt, vmasIn, vmaPageProt } from "./vma.js";
 import { splitHugePmd } from "./huge_memory.js";
 
 export type Prot = "none" | "r" | "rw";
@@ -42,34 +40,30 @@ export function mprotect(k: Kernel, mm: Mm, start: number, end: number, prot: Pr
  */
 function changeProtection(k: Kernel, mm: Mm, start: number, end: number, flags: number): void {
   const core = k.core;
+  const pt = k.pt;
   const prot = vmaPageProt({ start, end, flags, anonVma: 0 });
   const tryWrite = k.profile.anonExclusive && (flags & VM_WRITE) !== 0;
-  const exclusiveBit = 1 << core.PG.anon_exclusive;
   const setHi = (hi: number) => (prot.nx ? (hi | _PAGE_NX_HI) : (hi & ~_PAGE_NX_HI)) >>> 0;
-  forEachPmd(k, mm, start, end, (pmd, blk, s, e) => {
-    let u32 = core.u32;
-    if ((u32[pmd] & _PAGE_PSE) !== 0) {
-      if (s === blk * PMD_SIZE && e === (blk + 1) * PMD_SIZE) {
-        const lo = u32[pmd];
-        const pfn = entryPfn(lo, u32[pmd + 1]);
-        let nlo = (lo & _HPAGE_CHG_MASK_LO) | prot.lo;
-        if (tryWrite && pfn !== core.hugeZeroPfn && (core.flags(pfn) & exclusiveBit) !== 0) nlo |= _PAGE_RW;
-        u32[pmd] = nlo >>> 0;
-        u32[pmd + 1] = setHi(u32[pmd + 1]);
-        return;
+  walkPageRange(pt, mm, start, end, {
+    pmdEntry(pmd, blk, s, e) {
+      if (!pt.pmdTransHuge(pmd)) return false;
+      if (s !== blk * PMD_SIZE || e !== (blk + 1) * PMD_SIZE) {
+        splitHugePmd(k, mm, pmd); // change_huge_pmd only takes whole PMDs: the PTEs below take the rest
+        return false;
       }
-      splitHugePmd(k, mm, pmd);
-      u32 = core.u32;
-    }
-    const base = k.pt.base(entryPfn(u32[pmd], u32[pmd + 1]));
-    for (let i = (s % PMD_SIZE) >>> 12, n = i + ((e - s) >>> 12); i < n; i++) {
-      const lo = u32[base + 2 * i];
-      if (lo === 0 && u32[base + 2 * i + 1] === 0) continue;
+      const lo = pt.lo(pmd);
+      const pfn = pt.pfn(pmd);
+      let nlo = (lo & _HPAGE_CHG_MASK_LO) | prot.lo;
+      if (tryWrite && pfn !== core.hugeZeroPfn && core.testFlag(pfn, "anon_exclusive")) nlo |= _PAGE_RW;
+      pt.set(pmd, nlo >>> 0, setHi(pt.hi(pmd)));
+      return true;
+    },
+    pteEntry(pte) {
+      // change_pte_range: keep _PAGE_CHG_MASK, take the new protection
+      const lo = pt.lo(pte);
       let nlo = (lo & _PAGE_CHG_MASK_LO) | prot.lo;
-      if (tryWrite && (lo & _PAGE_SPECIAL) === 0 &&
-        (core.flags(entryPfn(lo, u32[base + 2 * i + 1])) & exclusiveBit) !== 0) nlo |= _PAGE_RW;
-      u32[base + 2 * i] = nlo >>> 0;
-      u32[base + 2 * i + 1] = setHi(u32[base + 2 * i + 1]);
-    }
+      if (tryWrite && (lo & _PAGE_SPECIAL) === 0 && core.testFlag(pt.pfn(pte), "anon_exclusive")) nlo |= _PAGE_RW;
+      pt.set(pte, nlo >>> 0, setHi(pt.hi(pte)));
+    },
   });
 }

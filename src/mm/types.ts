@@ -2,7 +2,7 @@
 import type { Core } from "../core/frames.js";
 import type { Profile } from "../profiles.js";
 import type { ThpKnobs } from "../knobs.js";
-import type { PageTables } from "../pgtable/walk.js";
+import type { PageTables, PgdOwner } from "../pgtable/pagetable.js";
 
 export const VM_READ = 0x1;
 export const VM_WRITE = 0x2;
@@ -26,7 +26,7 @@ export interface Vma {
 }
 
 /** struct mm_struct. */
-export interface Mm {
+export interface Mm extends PgdOwner {
   /** mm_id (CONFIG_MM_ID), also the key of the owner slots. */
   id: number;
   /** PFN of the PGD page. */
@@ -66,7 +66,4 @@ export interface Kernel {
   nextAnonVma: number;
 }
 
-/** An error the user caused (bad scenario line); state is left unchanged. */
-export class UserError extends Error {}
-/** Emulated out-of-memory while running an operation. */
-export class OomError extends UserError {}
+export { UserError, OomError } from "../errors.js";

@@ -1,8 +1,8 @@
-// VMA lookup, split and merge (mm/mmap.c, mm/vma.c) and the iteration over
-// the PMDs of a range that every walker shares (walk_page_range's skeleton).
+// VMA lookup, split and merge (mm/mmap.c, mm/vma.c) and the anon_vma of a
+// VMA (mm/rmap.c anon_vma_prepare).
 import type { Kernel, Mm, Vma } from "./types.js";
 import { VM_READ, VM_WRITE } from "./types.js";
-import { PMD_SIZE, _PAGE_PRESENT, _PAGE_PSE, _PAGE_USER, _PAGE_ACCESSED, _PAGE_PROTNONE, entryPfn } from "../pgtable/x86_64.js";
+import { PMD_SIZE, _PAGE_PRESENT, _PAGE_USER, _PAGE_ACCESSED, _PAGE_PROTNONE } from "../pgtable/x86_64.js";
 import { splitHugePmd } from "./huge_memory.js";
 
 /** find_vma_intersection: the VMA containing `addr`, if any. */
@@ -52,8 +52,8 @@ function splitPmdAtBoundary(k: Kernel, mm: Mm, vma: Vma, addr: number): void {
   if (addr % PMD_SIZE === 0) return;
   const blk = Math.floor(addr / PMD_SIZE);
   if (blk * PMD_SIZE < vma.start || (blk + 1) * PMD_SIZE > vma.end) return;
-  const pmd = k.pt.pmdSlot(mm, blk, false);
-  if (pmd >= 0 && (k.core.u32[pmd] & _PAGE_PSE) !== 0) splitHugePmd(k, mm, pmd);
+  const pmd = k.pt.pmdOffset(mm, blk, false);
+  if (pmd >= 0 && k.pt.pmdTransHuge(pmd)) splitHugePmd(k, mm, pmd);
 }
 
 /** Length of the VMA's anon_vma_chain (see Vma.avcLen). */
@@ -106,30 +106,4 @@ export function anonVmaPrepare(k: Kernel, mm: Mm, vma: Vma): void {
   else if (reusable(prev, prev, vma)) vma.anonVma = prev.anonVma;
   else vma.anonVma = k.nextAnonVma++;
   vma.avcLen = 1;
-}
-
-/**
- * Visit every PMD entry that exists for [start, end), ascending, skipping
- * missing PUD/PMD tables wholesale. `fn(pmdSlot, blk, s, e)` gets the slot of
- * the PMD entry, the 2 MiB block number and the part [s, e) of the range in it.
- */
-export function forEachPmd(k: Kernel, mm: Mm, start: number, end: number,
-  fn: (pmd: number, blk: number, s: number, e: number) => void): void {
-  const pt = k.pt;
-  let blk = Math.floor(start / PMD_SIZE);
-  const lastBlk = Math.ceil(end / PMD_SIZE);
-  while (blk < lastBlk) {
-    const u32 = k.core.u32;
-    const pgdSlot = pt.base(mm.pgd) + ((blk >>> 18) << 1);
-    if (u32[pgdSlot] === 0) { blk = (Math.floor(blk / 262144) + 1) * 262144; continue; }
-    const pudSlot = pt.base(entryPfn(u32[pgdSlot], u32[pgdSlot + 1])) + (((blk >>> 9) & 511) << 1);
-    if (u32[pudSlot] === 0) { blk = (Math.floor(blk / 512) + 1) * 512; continue; }
-    const pmdBase = pt.base(entryPfn(u32[pudSlot], u32[pudSlot + 1]));
-    const stop = Math.min(lastBlk, (Math.floor(blk / 512) + 1) * 512);
-    for (; blk < stop; blk++) {
-      const pmd = pmdBase + ((blk & 511) << 1);
-      if (k.core.u32[pmd] === 0 && k.core.u32[pmd + 1] === 0) continue;
-      fn(pmd, blk, Math.max(start, blk * PMD_SIZE), Math.min(end, (blk + 1) * PMD_SIZE));
-    }
-  }
 }

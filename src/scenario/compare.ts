@@ -8,7 +8,7 @@ import { COST_OPS, type CostOp, type OpCost } from "../core/frames.js";
 import { parseScenario } from "./parse.js";
 import { runOps } from "./run.js";
 import type { ObservationRecord } from "./records.js";
-import { averageMapcount } from "../check/invariants.js";
+import { averageMapcount } from "../machine.js";
 
 export interface SchemeRun {
   scheme: SchemeName;

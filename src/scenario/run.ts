@@ -1,7 +1,7 @@
 // Running a scenario on a Machine: each operation in order, errors turned
 // into `FILE:LINE: message`, and (with `check`) the invariant checker after
 // every operation.
-import { Machine, type MachineOptions, UserError, BadPageError } from "../machine.js";
+import { Machine, type MachineOptions, UserError, InternalError } from "../machine.js";
 import type { ObservationRecord } from "./records.js";
 import { parseScenario, ScenarioError, type Op } from "./parse.js";
 
@@ -50,10 +50,9 @@ export function runOps(m: Machine, ops: Op[], opts: RunOptions = {}): Observatio
       recs = applyOp(m, op);
     } catch (err) {
       if (err instanceof UserError) throw new ScenarioError(file, op.line, err.message);
-      if (err instanceof BadPageError) throw new InvariantError(file, op.line, [err.message]);
-      if (err instanceof RangeError || err instanceof WebAssembly.RuntimeError) {
-        throw new InvariantError(file, op.line, [`internal error: ${err.message}`]);
-      }
+      // an emulator bug (a trap in the core, a bad page, a BUG: check): an invariant violation
+      if (err instanceof InternalError) throw new InvariantError(file, op.line, [err.message]);
+      if (err instanceof RangeError) throw new InvariantError(file, op.line, [`internal error: ${err.message}`]);
       throw err;
     }
     for (const r of recs) { out.push(r); opts.onRecord?.(r); }
