@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The thpemu command: a launcher for dist/cli.js (built by `npm run build`).
-import { main } from "../dist/cli.js";
+// The thpemu command: a launcher for dist/cli/main.js (built by `npm run build`).
+import { main } from "../dist/cli/main.js";
 
 // A reader that went away (`thpemu run x | head`) is not an error; any other
 // failure to write the output is reported once, without a stack trace (while

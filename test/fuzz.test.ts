@@ -14,7 +14,7 @@ import { formatDifference } from "../src/kernel/conform.js";
 import { findCompiler, hostCanServe } from "../src/kernel/runner.js";
 import { resolveTarget } from "../src/kernel/probe.js";
 import { runScenario } from "../src/scenario/run.js";
-import { main } from "../src/cli.js";
+import { main } from "../src/cli/main.js";
 import { PassThrough } from "node:stream";
 import os from "node:os";
 
