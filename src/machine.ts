@@ -26,6 +26,8 @@ import { takeSnapshot, restoreSnapshot, type Snapshot } from "./snapshot.js";
 
 export { UserError, OomError, InternalError, BadPageError };
 export type { PageRecord, RegionRecord, InspectRecord, Snapshot };
+/** Every record an operation can produce. */
+export type ObservationRecord = PageRecord | RegionRecord | InspectRecord;
 export type Advice = "thp" | "nothp" | null;
 export type MadviseAdvice = "dontneed" | "hugepage" | "nohugepage" | "collapse";
 

@@ -25,6 +25,7 @@ import type { CliIO } from "./io.js";
 import type { RunCliOptions } from "./run.js";
 import type { FuzzCliOptions } from "./kernel.js";
 import { EXIT_OK, EXIT_SCENARIO, EXIT_INTERNAL } from "./status.js";
+import { operationsHelp } from "../scenario/ops.js";
 
 export * from "./status.js";
 export type { CliIO } from "./io.js";
@@ -81,10 +82,7 @@ function buildProgram(io: CliIO, result: { status: number }): Command {
 Exit status: 0 ok, 2 scenario error or bad option, 3 invariant violation, 4 host cannot serve, 70 internal error.
 Example: thpemu run examples/seed-doublemap.scn --kernel linux-4.5 --format table`);
 
-  // The scenario operations in the help text: `thpemu run --help` does not
-  // list them today. This is the one place they would be added, as
-  // `.addHelpText("after", …)` on this `run` command, built from the
-  // operation table in src/scenario/ (no other help text names operations).
+  // The scenario operations in `thpemu run --help`: the operation table's usage lines.
   program
     .command("run")
     .description("run a scenario file (.scn; '-' reads standard input) and print its observations")
@@ -97,6 +95,7 @@ Example: thpemu run examples/seed-doublemap.scn --kernel linux-4.5 --format tabl
     .option("--check", "run the invariant checker after every operation", false)
     .addOption(new Option("--scheme <name>", "mapcount scheme (default: the kernel's: linux-4.5 doublemap, linux-6.18 large)").choices(SCHEMES))
     .option("--stats", "append a stats record: rmap atomics and struct pages touched per entry point", false)
+    .addHelpText("after", `\nScenario operations (docs/scenario-format.md):\n${operationsHelp().join("\n")}`)
     .action(async (file: string, o: RunCliOptions) => {
       const { runFile } = await import("./run.js");
       result.status = await runFile(file, o, io);

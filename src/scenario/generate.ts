@@ -10,7 +10,11 @@
 // region tails that are not a multiple of 2 MiB, and THP knob changes
 // (`sysfs`) that the profile has.
 import { PROFILES, type KernelName } from "../profiles.js";
-import type { KnobName } from "../knobs.js";
+import { parseKnob, type KnobName } from "../knobs.js";
+import { formatOp, type Op } from "./ops.js";
+
+/** An operation as the generator builds it (lines are numbered when parsed). */
+type OpWithoutLine = Op extends infer T ? (T extends Op ? Omit<T, "line"> : never) : never;
 
 const PAGE = 4096;
 const BLOCK = 512; // pages per 2 MiB
@@ -108,10 +112,12 @@ export function buildScenario(
   const live: PModel[] = [];
   let nextProc = 0, nextRegion = 0;
   const lines: string[] = [];
+  // every line is an Op of the operation table, written as the kernel runner reads it
+  const emit = (op: OpWithoutLine) => { lines.push(formatOp({ ...op, line: 0 } as Op)); };
   const spawn = () => {
     const p: PModel = { name: `p${nextProc++}`, regions: new Map() };
     live.push(p);
-    lines.push(`spawn ${p.name}`);
+    emit({ op: "spawn", proc: p.name });
     return p;
   };
   // prologue: a THP region, touched (wholly or in part) by the first process
@@ -121,31 +127,31 @@ export function buildScenario(
   const size0 = sizes0.length ? sizes0[first.e % sizes0.length] : Math.max(1, Math.min(BLOCK, maxPages));
   p0.regions.set("R0", { pages: size0, prot: new Array<Prot>(size0).fill("w") });
   nextRegion = 1;
-  lines.push(`mmap p0 R0 ${size0 * PAGE} thp`);
+  emit({ op: "mmap", proc: "p0", region: "R0", size: size0 * PAGE, advice: "thp" });
   const touched = Math.max(1, Math.min(size0, [size0, BLOCK, BLOCK + 1, size0 - 1][(first.e >>> 2) % 4]));
-  lines.push(`touch p0 R0 0 ${touched * PAGE} ${(first.e >>> 4) % 5 === 0 ? "read" : "write"}`);
+  emit({ op: "touch", proc: "p0", region: "R0", off: 0, len: touched * PAGE, mode: (first.e >>> 4) % 5 === 0 ? "read" : "write" });
   for (const s of seeds) {
     let kind = kindOf(s.kind, weights);
     if (kind === "collapse" && kernel === "linux-4.5") kind = "dontneed";
     if (kind === "split" && opts.splitOnlyAlone && live.length !== 1) kind = "write";
     if (live.length === 0 && kind !== "shrink" && kind !== "dump") kind = "spawn";
     if (kind === "spawn") { if (live.length < 5) spawn(); continue; }
-    if (kind === "shrink") { lines.push("shrink"); continue; }
+    if (kind === "shrink") { emit({ op: "shrink" }); continue; }
     if (kind === "sysfs") {
       const choices = KNOB_CHOICES.filter(([k]) => PROFILES[kernel].knobs.includes(k));
       const [knob, value] = choices[s.e % choices.length];
-      lines.push(`sysfs ${knob} ${value}`);
+      emit({ op: "sysfs", ...parseKnob(knob, value) });
       continue;
     }
-    if (kind === "dump") { lines.push(`dump d${lines.length}`); continue; }
+    if (kind === "dump") { emit({ op: "dump", label: `d${lines.length}` }); continue; }
     const p = live[s.c % live.length];
     if (kind === "mmap" || p.regions.size === 0) {
       if (p.regions.size >= 4) continue;
       const pages = sizes.length ? sizes[s.a % sizes.length] : Math.max(1, Math.min(16, maxPages));
-      const adv = s.b % 10 < 8 ? " thp" : s.b % 10 < 9 ? "" : " nothp";
+      const advice = s.b % 10 < 8 ? "thp" : s.b % 10 < 9 ? null : "nothp";
       const name = `R${nextRegion++}`;
       p.regions.set(name, { pages, prot: new Array<Prot>(pages).fill("w") });
-      lines.push(`mmap ${p.name} ${name} ${pages * PAGE}${adv}`);
+      emit({ op: "mmap", proc: p.name, region: name, size: pages * PAGE, advice });
       if (kind === "mmap") continue;
     }
     if (kind === "fork") {
@@ -153,14 +159,14 @@ export function buildScenario(
       const q: PModel = { name: `p${nextProc++}`, regions: new Map() };
       for (const [n, r] of p.regions) q.regions.set(n, { pages: r.pages, prot: r.prot.slice() });
       live.push(q);
-      lines.push(`fork ${p.name} ${q.name}`);
+      emit({ op: "fork", proc: p.name, child: q.name });
       continue;
     }
     if (kind === "exit") {
       if (live.length === 1 && s.e % 3 !== 0) { kind = "write"; } else {
         live.splice(live.indexOf(p), 1);
-        if (opts.dumpBeforeExit) lines.push(`dump d${lines.length}`);
-        lines.push(`exit ${p.name}`);
+        if (opts.dumpBeforeExit) emit({ op: "dump", label: `d${lines.length}` });
+        emit({ op: "exit", proc: p.name });
         continue;
       }
     }
@@ -168,7 +174,7 @@ export function buildScenario(
     const rname = names[s.d % names.length];
     const r = p.regions.get(rname)!;
     let [start, len] = pickRange(r.pages, s.a, s.b);
-    const at = (pg: number) => `${p.name} ${rname} ${pg * PAGE}`;
+    const at = (pg: number) => ({ proc: p.name, region: rname, off: pg * PAGE });
     switch (kind) {
       case "write":
       case "read": {
@@ -178,18 +184,18 @@ export function buildScenario(
         if (start >= r.pages) continue;
         let n = 0;
         while (n < Math.max(len, 1) && start + n < r.pages && ok(r.prot[start + n])) n++;
-        lines.push(`touch ${at(start)} ${n * PAGE} ${kind}`);
+        emit({ op: "touch", ...at(start), len: n * PAGE, mode: kind });
         break;
       }
       case "munmap":
         for (let i = start; i < start + len; i++) r.prot[i] = "X";
-        lines.push(`munmap ${at(start)} ${len * PAGE}`);
+        emit({ op: "munmap", ...at(start), len: len * PAGE });
         break;
       case "mprotect": {
         const prot = (["none", "r", "rw", "rw", "r"] as const)[s.e % 5];
         const m: Prot = prot === "none" ? "n" : prot === "r" ? "r" : "w";
         for (let i = start; i < start + len; i++) if (r.prot[i] !== "X") r.prot[i] = m;
-        lines.push(`mprotect ${at(start)} ${len * PAGE} ${prot}`);
+        emit({ op: "mprotect", ...at(start), len: len * PAGE, prot });
         break;
       }
       case "collapse":
@@ -198,17 +204,17 @@ export function buildScenario(
           start = Math.floor(start / BLOCK) * BLOCK;
           len = s.e % 4 === 1 ? r.pages - start : Math.min(r.pages - start, BLOCK * (1 + ((s.e >>> 2) % 2)));
         }
-        lines.push(`madvise ${at(start)} ${len * PAGE} collapse`);
+        emit({ op: "madvise", ...at(start), len: len * PAGE, advice: "collapse" });
         break;
       case "dontneed": case "hugepage": case "nohugepage":
-        lines.push(`madvise ${at(start)} ${len * PAGE} ${kind}`);
+        emit({ op: "madvise", ...at(start), len: len * PAGE, advice: kind });
         break;
       case "split":
-        lines.push(`split ${at(start)} ${len * PAGE}`);
+        emit({ op: "split", ...at(start), len: len * PAGE });
         break;
     }
   }
-  lines.push("dump final");
+  emit({ op: "dump", label: "final" });
   return lines;
 }
 

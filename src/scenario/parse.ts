@@ -3,22 +3,10 @@
 // syntax of every line up front; whether a process or region exists is
 // checked when the line runs. Errors carry the file and line.
 
-import { parseKnob, type KnobName } from "../knobs.js";
+import { parseKnob } from "../knobs.js";
+import { OPERATIONS, arity, formatOp, type Arg, type Op, type OpSpec } from "./ops.js";
 
-export type Op =
-  | { op: "spawn"; line: number; proc: string }
-  | { op: "mmap"; line: number; proc: string; region: string; size: number; advice: "thp" | "nothp" | null }
-  | { op: "touch"; line: number; proc: string; region: string; off: number; len: number; mode: "read" | "write" }
-  | { op: "fork"; line: number; proc: string; child: string }
-  | { op: "exit"; line: number; proc: string }
-  | { op: "munmap"; line: number; proc: string; region: string; off: number; len: number }
-  | { op: "mprotect"; line: number; proc: string; region: string; off: number; len: number; prot: "none" | "r" | "rw" }
-  | { op: "madvise"; line: number; proc: string; region: string; off: number; len: number; advice: "dontneed" | "hugepage" | "nohugepage" | "collapse" }
-  | { op: "split"; line: number; proc: string; region: string; off: number; len: number }
-  | { op: "shrink"; line: number }
-  | { op: "dump"; line: number; label: string | null }
-  | { op: "sysfs"; line: number; knob: KnobName; value: string | number }
-  | { op: "inspect"; line: number; proc: string; region: string; off: number };
+export type { Op } from "./ops.js";
 
 /** A scenario error: `FILE:LINE: message`. */
 export class ScenarioError extends Error {
@@ -30,22 +18,6 @@ export class ScenarioError extends Error {
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const NUMBER = /^(0[xX][0-9a-fA-F]+|[0-9]+)([kKmMgG]?)$/;
 const SHIFT: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
-const ARITY: Record<string, [number, number, string]> = {
-  spawn: [1, 1, "spawn P"],
-  mmap: [3, 4, "mmap P R SIZE [thp|nothp]"],
-  touch: [4, 5, "touch P R OFF LEN [write|read]"],
-  fork: [2, 2, "fork P Q"],
-  exit: [1, 1, "exit P"],
-  munmap: [4, 4, "munmap P R OFF LEN"],
-  mprotect: [5, 5, "mprotect P R OFF LEN none|r|rw"],
-  madvise: [5, 5, "madvise P R OFF LEN dontneed|hugepage|nohugepage|collapse"],
-  split: [4, 4, "split P R OFF LEN"],
-  shrink: [0, 0, "shrink"],
-  dump: [0, 1, "dump [LABEL]"],
-  sysfs: [2, 2, "sysfs KNOB VALUE"],
-  inspect: [3, 3, "inspect P R OFF"],
-};
-
 /** Parse a number token: decimal or hex, optional K/M/G; a multiple of 4 KiB. */
 export function parseNumber(tok: string, what: string): number {
   const m = NUMBER.exec(tok);
@@ -67,52 +39,41 @@ function oneOf<T extends string>(tok: string, allowed: readonly T[], what: strin
   return tok as T;
 }
 
+/** Read one argument's token(s) into `out`. */
+function readArg(a: Arg, toks: string[], out: Record<string, unknown>): void {
+  const tok = toks[0];
+  switch (a.kind) {
+    case "name": out[a.field] = name(tok, a.what); return;
+    case "number": {
+      const v = parseNumber(tok, a.what);
+      if (a.positive && v === 0) throw new Error(`mmap size must be greater than 0`);
+      out[a.field] = v;
+      return;
+    }
+    case "choice":
+      out[a.field] = tok === undefined ? (a.optional === "null" ? null : a.optional) : oneOf(tok, a.values, a.what);
+      return;
+    case "label": out[a.field] = tok === undefined ? null : tok; return;
+    case "knob": Object.assign(out, parseKnob(toks[0], toks[1])); return;
+  }
+}
+
 /** Parse one line (already stripped of its comment); null for a blank line. */
 export function parseLine(text: string, line: number): Op | null {
   const toks = text.split(/[ \t]+/).filter((t) => t.length > 0);
   if (toks.length === 0) return null;
   const [kw, ...a] = toks;
-  const ar = ARITY[kw];
-  if (!ar) throw new Error(`unknown operation '${kw}'`);
-  if (a.length < ar[0] || a.length > ar[1]) throw new Error(`wrong number of arguments: usage: ${ar[2]}`);
-  switch (kw) {
-    case "spawn": return { op: "spawn", line, proc: name(a[0], "process") };
-    case "exit": return { op: "exit", line, proc: name(a[0], "process") };
-    case "fork": return { op: "fork", line, proc: name(a[0], "process"), child: name(a[1], "process") };
-    case "mmap": {
-      const size = parseNumber(a[2], "size");
-      if (size === 0) throw new Error(`mmap size must be greater than 0`);
-      const advice = a[3] === undefined ? null : oneOf(a[3], ["thp", "nothp"] as const, "mmap advice");
-      return { op: "mmap", line, proc: name(a[0], "process"), region: name(a[1], "region"), size, advice };
-    }
-    case "touch": return {
-      op: "touch", line, proc: name(a[0], "process"), region: name(a[1], "region"),
-      off: parseNumber(a[2], "offset"), len: parseNumber(a[3], "length"),
-      mode: a[4] === undefined ? "write" : oneOf(a[4], ["write", "read"] as const, "access mode"),
-    };
-    case "munmap":
-    case "split": return {
-      op: kw, line, proc: name(a[0], "process"), region: name(a[1], "region"),
-      off: parseNumber(a[2], "offset"), len: parseNumber(a[3], "length"),
-    };
-    case "mprotect": return {
-      op: "mprotect", line, proc: name(a[0], "process"), region: name(a[1], "region"),
-      off: parseNumber(a[2], "offset"), len: parseNumber(a[3], "length"),
-      prot: oneOf(a[4], ["none", "r", "rw"] as const, "protection"),
-    };
-    case "madvise": return {
-      op: "madvise", line, proc: name(a[0], "process"), region: name(a[1], "region"),
-      off: parseNumber(a[2], "offset"), len: parseNumber(a[3], "length"),
-      advice: oneOf(a[4], ["dontneed", "hugepage", "nohugepage", "collapse"] as const, "madvise advice"),
-    };
-    case "shrink": return { op: "shrink", line };
-    case "dump": return { op: "dump", line, label: a[0] === undefined ? null : a[0] };
-    case "sysfs": return { op: "sysfs", line, ...parseKnob(a[0], a[1]) };
-    case "inspect": return {
-      op: "inspect", line, proc: name(a[0], "process"), region: name(a[1], "region"), off: parseNumber(a[2], "offset"),
-    };
+  if (!Object.prototype.hasOwnProperty.call(OPERATIONS, kw)) throw new Error(`unknown operation '${kw}'`);
+  const spec = OPERATIONS[kw as Op["op"]] as OpSpec<Op>;
+  const [min, max] = arity(spec);
+  if (a.length < min || a.length > max) throw new Error(`wrong number of arguments: usage: ${spec.usage}`);
+  const out: Record<string, unknown> = { op: kw, line };
+  let i = 0;
+  for (const arg of spec.args) {
+    readArg(arg, a.slice(i), out);
+    i += arg.kind === "knob" ? 2 : 1;
   }
-  throw new Error(`unknown operation '${kw}'`);
+  return out as Op;
 }
 
 /** Parse a whole scenario; the first bad line throws a ScenarioError. */
@@ -137,17 +98,5 @@ export function parseScenario(text: string, file = "<scenario>"): Op[] {
 
 /** The scenario in normalized form (decimal bytes, explicit defaults), as the kernel runner reads it. */
 export function normalizeOp(op: Op): string {
-  switch (op.op) {
-    case "spawn": case "exit": return `${op.op} ${op.proc}`;
-    case "fork": return `fork ${op.proc} ${op.child}`;
-    case "mmap": return `mmap ${op.proc} ${op.region} ${op.size}${op.advice ? " " + op.advice : ""}`;
-    case "touch": return `touch ${op.proc} ${op.region} ${op.off} ${op.len} ${op.mode}`;
-    case "munmap": case "split": return `${op.op} ${op.proc} ${op.region} ${op.off} ${op.len}`;
-    case "mprotect": return `mprotect ${op.proc} ${op.region} ${op.off} ${op.len} ${op.prot}`;
-    case "madvise": return `madvise ${op.proc} ${op.region} ${op.off} ${op.len} ${op.advice}`;
-    case "shrink": return "shrink";
-    case "dump": return op.label === null ? "dump" : `dump ${op.label}`;
-    case "sysfs": return `sysfs ${op.knob} ${op.value}`;
-    case "inspect": return `inspect ${op.proc} ${op.region} ${op.off}`;
-  }
+  return formatOp(op);
 }

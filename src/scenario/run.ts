@@ -4,6 +4,7 @@
 import { Machine, type MachineOptions, UserError, InternalError } from "../machine.js";
 import type { ObservationRecord } from "./records.js";
 import { parseScenario, ScenarioError, type Op } from "./parse.js";
+import { OPERATIONS, type OpSpec } from "./ops.js";
 
 export interface RunOptions extends MachineOptions {
   /** File name used in error messages. */
@@ -21,23 +22,9 @@ export class InvariantError extends Error {
   }
 }
 
-/** Apply one parsed operation to a machine; returns the records it produced. */
+/** Apply one parsed operation to a machine (the operation table's `apply`); returns the records it produced. */
 export function applyOp(m: Machine, op: Op): ObservationRecord[] {
-  switch (op.op) {
-    case "spawn": m.spawn(op.proc); return [];
-    case "mmap": m.mmap(op.proc, op.region, op.size, op.advice); return [];
-    case "touch": m.touch(op.proc, op.region, op.off, op.len, op.mode); return [];
-    case "fork": m.fork(op.proc, op.child); return [];
-    case "exit": m.exit(op.proc); return [];
-    case "munmap": m.munmap(op.proc, op.region, op.off, op.len); return [];
-    case "mprotect": m.mprotect(op.proc, op.region, op.off, op.len, op.prot); return [];
-    case "madvise": m.madvise(op.proc, op.region, op.off, op.len, op.advice); return [];
-    case "split": m.split(op.proc, op.region, op.off, op.len); return [];
-    case "shrink": m.shrink(); return [];
-    case "dump": return m.observe(op.label);
-    case "sysfs": m.sysfs(op.knob, op.value); return [];
-    case "inspect": return [m.inspect(op.proc, op.region, op.off)];
-  }
+  return (OPERATIONS[op.op] as OpSpec<Op>).apply(m, op) ?? [];
 }
 
 /** Run parsed operations on `m`, streaming records; errors carry file and line. */
