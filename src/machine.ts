@@ -25,6 +25,8 @@ import { checkInvariants } from "./check/invariants.js";
 import { takeSnapshot, restoreSnapshot, type Snapshot } from "./snapshot.js";
 
 export { UserError, OomError, InternalError, BadPageError };
+/** The rmap entry points the cost counters count (Machine.costs()). */
+export { COST_OPS, type CostOp, type OpCost } from "./core/frames.js";
 export type { PageRecord, RegionRecord, InspectRecord, Snapshot };
 /** Every record an operation can produce. */
 export type ObservationRecord = PageRecord | RegionRecord | InspectRecord;

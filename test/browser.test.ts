@@ -322,7 +322,7 @@ describe("the web page in Chromium", () => {
     expect(await page.getAttribute("body", "data-pc")).toBe(String(twin.pc));
     expect(await page.isVisible("#hl-current")).toBe(true);
     // the highlight sits on the dump's line (4px padding, 17px lines, as the editor scrolls)
-    expect(await page.$eval("#hl-current", (e) => e.offsetTop + (document.getElementById("source") as HTMLTextAreaElement).scrollTop))
+    expect(await page.$eval("#hl-current", (e) => (e as HTMLElement).offsetTop + (document.getElementById("source") as HTMLTextAreaElement).scrollTop))
       .toBe(4 + (lineDumpPte - 1) * 17);
     const dumpPte = dumpOf(records, "child-pte-mapped");
     expect(await page.textContent("#observations")).toBe(formatTable(dumpPte).join("\n"));

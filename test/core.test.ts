@@ -139,9 +139,9 @@ describe("buddy allocator", () => {
   });
 
   it("splits an order-10 block for a second THP and merges it back", () => {
-    const x = t.e.alloc_thp_pmd_mapped(MM1, AV, 0x200, false);
+    const x = t.e.alloc_thp_pmd_mapped(MM1, AV, 0x200, 0);
     expect(x).toBe(512); // the lone order-9 block
-    const y = t.e.alloc_thp_pmd_mapped(MM1, AV, 0x400, false);
+    const y = t.e.alloc_thp_pmd_mapped(MM1, AV, 0x400, 0);
     expect(y).toBe(1024); // from an order-10 block; its upper half goes to the order-9 list
     expect(t.order(10)).toBe(2);
     expect(t.order(9)).toBe(1);
@@ -165,7 +165,7 @@ describe("buddy allocator", () => {
     expect(t.e.do_huge_pmd_anonymous_page(MM1, AV, 0x200)).toBe(ERR_FALLBACK);
     expect(t.e.last_error()).toBe(2);
     expect(t.c.vmstat("THP_FAULT_FALLBACK")).toBe(1);
-    expect(t.e.alloc_thp_pmd_mapped(MM1, AV, 0x200, false)).toBe(ERR_FALLBACK);
+    expect(t.e.alloc_thp_pmd_mapped(MM1, AV, 0x200, 0)).toBe(ERR_FALLBACK);
     expect(t.e.get_huge_zero_page() >>> 0).toBe(t.c.NIL);
     expect(t.c.hugeZeroPfn).toBe(t.c.NIL);
     expect(t.free()).toBe(before);

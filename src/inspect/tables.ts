@@ -4,6 +4,7 @@
 // machine.core (like src/check/invariants.ts); nothing here changes state or
 // calls an operation.
 import type { Machine } from "../machine.js";
+import type { RawPage } from "../core/frames.js";
 import type { Process } from "../mm/types.js";
 import {
   PAGE_SIZE, PMD_SIZE, PUD_SIZE, PGDIR_SIZE, _PAGE_SPECIAL,
@@ -210,17 +211,8 @@ export interface FrameRecord {
   kind: FrameKind;
   head_pfn: number;
   order: number;
-  /** raw words of this struct page */
-  raw: {
-    flags: number;
-    flags_decoded: string[];
-    compound_head: number;
-    mapping: number;
-    index: number;
-    private: number;
-    _mapcount: number;
-    _refcount: number;
-  };
+  /** raw words of this struct page, and its flags by name */
+  raw: RawPage & { flags_decoded: string[] };
   /**
    * The fields `inspect` reports for this frame: Machine.inspect's record at
    * the frame's first mapping (so exactly the CLI's fields, under the

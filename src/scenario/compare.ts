@@ -2,9 +2,8 @@
 // compare what they print (the page and region records, against naive) and
 // what they cost (atomic RMW operations on struct page counters and distinct
 // struct pages touched, per rmap entry point; see assembly/rmap/cost.ts).
-import { Machine, type MachineOptions } from "../machine.js";
+import { Machine, COST_OPS, type MachineOptions, type CostOp, type OpCost } from "../machine.js";
 import { SCHEMES, type KernelName, type SchemeName } from "../profiles.js";
-import { COST_OPS, type CostOp, type OpCost } from "../core/frames.js";
 import { parseScenario } from "./parse.js";
 import { runOps } from "./run.js";
 import type { ObservationRecord } from "./records.js";

@@ -3,7 +3,7 @@
 // Machine. The parser, the normalizer the kernel runner reads, applyOp, the
 // generator's line formatting and the CLI's help all come from this table.
 import type { Machine, ObservationRecord } from "../machine.js";
-import { parseKnob, type KnobName } from "../knobs.js";
+import type { KnobName } from "../knobs.js";
 
 export type Op =
   | { op: "spawn"; line: number; proc: string }
