@@ -3,7 +3,7 @@
 // the scenario operations. Every method validates its arguments first and
 // throws a UserError without changing anything; an operation that runs out of
 // emulated memory half-way is rolled back from a snapshot.
-import { Core } from "./core/frames.js";
+import { Core, coreTrap } from "./core/frames.js";
 import { PROFILES, SCHEMES, QUIRK_NAMES, coreConfig, type KernelName, type Profile, type SchemeName, type HostQuirks } from "./profiles.js";
 import { KNOB_NAMES, isMthpKnob, parseKnob, type KnobName, type ThpKnobs } from "./knobs.js";
 import { PageTables } from "./pgtable/pagetable.js";
@@ -143,7 +143,16 @@ export class Machine {
       return out;
     } catch (err) {
       if (snap) this.restore(snap);
-      throw err;
+      throw coreTrap(err) ?? err; // a trap in the core is an emulator bug: InternalError
+    }
+  }
+
+  /** Run a read-only `fn`; a trap in the core becomes an InternalError. */
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw coreTrap(err) ?? err;
     }
   }
 
@@ -308,7 +317,8 @@ export class Machine {
   // ---- observation ------------------------------------------------------------------
   /** `dump [LABEL]`: the page and region records of every live process (mm/task_mmu.ts). */
   observe(label: string | null = null): (PageRecord | RegionRecord)[] {
-    return observe(this.k, this.procs.values(), ++this.dumps, label);
+    const dump = ++this.dumps;
+    return this.guard(() => observe(this.k, this.procs.values(), dump, label));
   }
 
   /**
@@ -325,7 +335,7 @@ export class Machine {
     const { start } = this.range(p, region, off, PAGE_SIZE);
     const pfn = this.k.pt.pfnAt(p.mm, start);
     if (pfn < 0) throw new UserError(`no page is mapped at ${proc} ${region} offset ${hex(off)}`);
-    return inspectPage(this.k, { proc, region, page: off / PAGE_SIZE }, pfn);
+    return this.guard(() => inspectPage(this.k, { proc, region, page: off / PAGE_SIZE }, pfn));
   }
 
   /** The PFN mapped at `addr` (PTE or PMD, PROT_NONE included), or -1. */
@@ -335,11 +345,21 @@ export class Machine {
   check(): string[] {
     // the checker's own page_mapcount/total_mapcount calls are not the scenario's costs
     const saved = this.k.core.saveCosts();
-    try { return checkInvariants(this.k, this.procs.values()); } finally { this.k.core.restoreCosts(saved); }
+    try { return this.guard(() => checkInvariants(this.k, this.procs.values())); } finally { this.k.core.restoreCosts(saved); }
   }
 
   /** The rmap cost counters (calls, atomics, struct pages touched) per entry point since creation or resetCosts(). */
   costs() { return this.k.core.costs(); }
+
+  // ---- reads for viewers (the web page's frame grid and page-table view) -------------
+  /** Frames on the buddy allocator's free lists (vmstat NR_FREE_PAGES). */
+  freeFrames(): number { return this.k.core.nrFreePages(); }
+  /** The head frame of the folio `pfn` belongs to (`pfn` itself for an order-0 page). */
+  headPfn(pfn: number): number { return this.k.core.headPfn(pfn); }
+  /** page_mapcount() of frame `pfn`, as the machine's kernel computes it. */
+  pageMapcount(pfn: number): number { return this.k.core.e.page_mapcount(pfn); }
+  /** The page-table pages a process owns (its mm's nr_ptes and friends, deposited tables included). */
+  pageTablePages(proc: string): number { return this.live(proc).mm.nrTables; }
 
   /** The live processes (for viewers). */
   liveProcesses(): Process[] { return [...this.procs.values()].filter((p) => p.alive); }

@@ -109,24 +109,15 @@ export function readLayout(exports: WebAssembly.Exports): Layout {
 
 /**
  * The core's functions, checked against CORE_FUNCTIONS (present, right
- * arity) and wrapped so that a WebAssembly trap surfaces as `onTrap(err)`
- * (the loader turns it into an InternalError).
+ * arity). They are the instance's own exports, not wrappers: the hot paths
+ * call them directly; a trap is turned into an InternalError where an
+ * operation ends (Core.internalError, used by Machine).
  */
-export function bindFunctions(exports: WebAssembly.Exports, onTrap: (err: unknown) => never): CoreFunctions {
-  const out: Record<string, unknown> = {};
+export function bindFunctions(exports: WebAssembly.Exports): CoreFunctions {
   for (const [name, arity] of Object.entries(CORE_FUNCTIONS)) {
     const f = exports[name];
     if (typeof f !== "function") throw new Error(`thpemu: the core lacks the function ${name} (rebuild it: npm run build)`);
     if (f.length !== arity) throw new Error(`thpemu: the core's ${name} takes ${f.length} arguments, the host passes ${arity}`);
-    const fn = f as (...a: number[]) => number;
-    // fixed-arity wrappers: no rest arguments on the hot path
-    switch (arity) {
-      case 0: out[name] = () => { try { return fn(); } catch (e) { return onTrap(e); } }; break;
-      case 1: out[name] = (a: number) => { try { return fn(a); } catch (e) { return onTrap(e); } }; break;
-      case 2: out[name] = (a: number, b: number) => { try { return fn(a, b); } catch (e) { return onTrap(e); } }; break;
-      case 3: out[name] = (a: number, b: number, c: number) => { try { return fn(a, b, c); } catch (e) { return onTrap(e); } }; break;
-      default: out[name] = (a: number, b: number, c: number, d: number) => { try { return fn(a, b, c, d); } catch (e) { return onTrap(e); } };
-    }
   }
-  return out as CoreFunctions;
+  return exports as unknown as CoreFunctions;
 }

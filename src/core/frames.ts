@@ -64,10 +64,18 @@ export interface RawPage {
   _refcount: number;
 }
 
-/** A trap or exception inside the core: an emulator bug. */
-function trap(err: unknown): never {
-  if (err instanceof InternalError) throw err;
-  throw new InternalError(`internal error: the core trapped (${err instanceof Error ? err.message : String(err)})`);
+/**
+ * A trap in the core (an out-of-bounds access, unreachable, the debug
+ * build's assertion) as an InternalError, or null when `err` is not one.
+ * Machine converts at the end of every operation, so no per-call wrapper
+ * sits on the hot paths.
+ */
+export function coreTrap(err: unknown): InternalError | null {
+  if (err instanceof InternalError) return err;
+  if (err instanceof WebAssembly.RuntimeError || (err instanceof Error && err.message.startsWith("thpemu core: assertion failed"))) {
+    return new InternalError(`internal error: the core trapped (${err.message})`);
+  }
+  return null;
 }
 
 export class Core {
@@ -86,6 +94,12 @@ export class Core {
   private readonly scratchBase: number; // u32 index
   private readonly costStride: number; // u32 words per cost entry
   private readonly poolBase: number;
+  // offsets and bits of the hot accessors, read once (no keyed lookups on the fault path)
+  private readonly offPrivate: number;
+  private readonly offCompoundHead: number;
+  private readonly offCompoundOrder: number;
+  private readonly bitHead: number;
+  private readonly bitNonzero: number;
   private buf: ArrayBuffer | undefined;
   private _u32: Uint32Array | undefined;
   private _i32: Int32Array | undefined;
@@ -103,13 +117,18 @@ export class Core {
     this.costStride = L.C.COST_STRIDE >>> 2;
     this.zeroPfn = this.u32[L.G.ZERO_PFN >>> 2];
     this.poolBase = this.u32[L.G.PT_POOL_BASE >>> 2];
+    this.offPrivate = L.off.PAGE_PRIVATE;
+    this.offCompoundHead = L.off.PAGE_COMPOUND_HEAD;
+    this.offCompoundOrder = L.off.PAGE_COMPOUND_ORDER;
+    this.bitHead = 1 << L.PG.head;
+    this.bitNonzero = 1 << L.PG.nonzero;
   }
 
   /** Instantiate the core, check its exports against the host's, and build the memory map. */
   static async create(frames: number, config: CoreConfig, debug = false): Promise<Core> {
     const instance = await instantiateCore(debug);
     const L = readLayout(instance.exports);
-    const e = bindFunctions(instance.exports, trap);
+    const e = bindFunctions(instance.exports);
     const bits = (config.mmId ? L.C.CONFIG_MM_ID : 0)
       | (config.anonExclusive ? L.C.CONFIG_ANON_EXCLUSIVE : 0)
       | (config.deferredSplitUnmapped ? L.C.CONFIG_DEFERRED_SPLIT_UNMAPPED : 0)
@@ -148,10 +167,15 @@ export class Core {
    * [slot] (bits 0..31) and [slot + 1] (bits 32..63). Only the pgtable layer
    * reads it; re-read it after anything that may allocate.
    */
-  get entries(): Uint32Array { return this.u32; }
+  get entries(): Uint32Array {
+    const a = this._u32;
+    if (a !== undefined && a.length !== 0) return a;
+    this.refresh();
+    return this._u32!;
+  }
   /** The slot of entry 0 of the page-table page held in frame `pfn` (its pool slot is page->private). */
   tableBase(pfn: number): number {
-    const slot = this.u32[(this.memMap + pfn * this.stride + this.L.off.PAGE_PRIVATE) >>> 2];
+    const slot = this.u32[(this.memMap + pfn * this.stride + this.offPrivate) >>> 2];
     return (this.poolBase + slot * 4096) >>> 2;
   }
 
@@ -178,7 +202,7 @@ export class Core {
   flagBit(flag: PageFlag): number { return this.L.PG[flag]; }
   testFlag(pfn: number, flag: PageFlag): boolean { return (this.flags(pfn) & (1 << this.L.PG[flag])) !== 0; }
   /** Set a page flag the host owns: PG_nonzero (a write stored data in the page). */
-  setNonzero(pfn: number): void { this.u32[this.word(pfn, 0)] |= 1 << this.L.PG.nonzero; }
+  setNonzero(pfn: number): void { this.u32[this.word(pfn, 0)] |= this.bitNonzero; }
   /** The page flags by name, lowest bit first; an alias shows under the name that applies to the page. */
   flagNames(flags: number): string[] {
     const out: string[] = [];
@@ -200,14 +224,14 @@ export class Core {
   }
   /** compound_head(): head PFN of the folio `pfn` belongs to. */
   headPfn(pfn: number): number {
-    const w = this.u32[this.word(pfn, this.L.off.PAGE_COMPOUND_HEAD)];
+    const w = this.u32[this.word(pfn, this.offCompoundHead)];
     return (w & 1) !== 0 ? (w - 1 - this.memMap) / this.stride : pfn;
   }
   /** The folio order of the folio `pfn` belongs to. */
   folioOrder(pfn: number): number {
     const head = this.headPfn(pfn);
-    if (!this.testFlag(head, "head")) return 0;
-    return this.field(head + 1, "PAGE_COMPOUND_ORDER");
+    if ((this.flags(head) & this.bitHead) === 0) return 0;
+    return this.i32[this.word(head + 1, this.offCompoundOrder)];
   }
   /**
    * The MM-owner slots of a large folio (CONFIG_MM_ID, in its first tail):

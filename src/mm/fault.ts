@@ -169,7 +169,7 @@ function doHugePmdWpPage(k: Kernel, mm: Mm, vma: Vma, blk: number, pmd: number):
   const prot = vmaPageProt(vma);
   for (let i = 0; i < 512; i++) {
     const p = core.scratchGet(i);
-    k.pt.set(base + 2 * i, mkLo(p, prot.lo | _PAGE_DIRTY | _PAGE_RW), mkHi(p, prot.nx));
+    k.pt.set(k.pt.nth(base, i), mkLo(p, prot.lo | _PAGE_DIRTY | _PAGE_RW), mkHi(p, prot.nx));
   }
   k.pt.populate(pmd, table);
   return false;

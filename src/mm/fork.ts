@@ -3,7 +3,7 @@
 // without an anon_vma is not copied at all (vma_needs_copy): the child
 // faults its pages in afresh. Page tables are copied even when empty.
 import type { Kernel, Mm, Vma } from "./types.js";
-import { PAGE_SIZE, PMD_SIZE, _PAGE_RW, _PAGE_ACCESSED, _PAGE_SPECIAL, entryPfn, pmdTransHuge } from "../pgtable/x86_64.js";
+import { PAGE_SIZE, PMD_SIZE, _PAGE_RW, _PAGE_ACCESSED, entryPfn, pmdTransHuge } from "../pgtable/x86_64.js";
 import { walkPageRange } from "../pgtable/pagewalk.js";
 import { avcLen } from "./vma.js";
 
@@ -42,19 +42,8 @@ function copyPageRange(k: Kernel, src: Mm, dst: Mm, vma: Vma): void {
       }
       if (pt.none(dpmd)) pt.populate(dpmd, pt.alloc(dst, "PTE"));
       // copy_present_pte: a COW mapping is write-protected on both sides
-      let n = 0;
-      for (let i = (s % PMD_SIZE) / PAGE_SIZE, end = i + (e - s) / PAGE_SIZE; i < end; i++) {
-        const sp = pt.pteOffset(spmd, i);
-        if (pt.none(sp)) continue;
-        let plo = pt.lo(sp);
-        const phi = pt.hi(sp);
-        if ((plo & _PAGE_SPECIAL) === 0) core.scratchSet(n++, entryPfn(plo, phi));
-        if ((plo & _PAGE_RW) !== 0) {
-          plo = (plo & ~_PAGE_RW) >>> 0;
-          pt.set(sp, plo, phi);
-        }
-        pt.set(pt.pteOffset(dpmd, i), (plo & ~_PAGE_ACCESSED) >>> 0, phi);
-      }
+      const from = (s % PMD_SIZE) / PAGE_SIZE;
+      const n = pt.copyPtes(pt.pteTable(spmd), pt.pteTable(dpmd), from, from + (e - s) / PAGE_SIZE);
       if (n > 0) core.e.dup_pte_batch(n, dst.id);
       return true;
     },

@@ -25,13 +25,11 @@ export function splitHugePmd(k: Kernel, mm: Mm, pmd: number): void {
   const base = pt.base(table);
   if (pfn === core.hugeZeroPfn) {
     const flags = (lo & 0xfff & ~_PAGE_PSE & ~_PAGE_RW & ~_PAGE_DIRTY) | _PAGE_SPECIAL;
-    const zlo = mkLo(core.zeroPfn, flags), zhi = mkHi(core.zeroPfn, nx);
-    for (let i = 0; i < 512; i++) pt.set(base + 2 * i, zlo, zhi);
+    pt.fillTable(base, core.zeroPfn, 0, flags, nx);
     core.e.put_huge_zero_page();
   } else {
     core.e.split_huge_pmd(pfn, mm.id);
-    const flags = lo & 0xfff & ~_PAGE_PSE;
-    for (let i = 0; i < 512; i++) pt.set(base + 2 * i, mkLo(pfn + i, flags), mkHi(pfn + i, nx));
+    pt.fillTable(base, pfn, 1, lo & 0xfff & ~_PAGE_PSE, nx);
   }
   pt.populate(pmd, table);
 }
@@ -73,7 +71,7 @@ function forEachSubpagePte(k: Kernel, live: Process[], head: number, blk: number
     const base = pt.pteTableOf(p.mm, blk);
     if (base < 0) continue;
     for (let i = 0; i < 512; i++) {
-      const pte = base + 2 * i;
+      const pte = pt.nth(base, i);
       if (pt.none(pte) || pt.pteSpecial(pte)) continue;
       const pfn = pt.pfn(pte);
       if (pfn >= head && pfn < head + 512) fn(p, pte, pfn - head);

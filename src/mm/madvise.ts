@@ -74,8 +74,9 @@ function collapseBlock(k: Kernel, mm: Mm, vma: Vma, blk: number, pmd: number): b
   if (head < 0) return false; // SCAN_ALLOC_HUGE_PAGE_FAIL
   const table = pt.pfn(pmd);
   let n = 0;
+  const base = pt.pteTable(pmd);
   for (let i = 0; i < 512; i++) {
-    const pte = pt.pteOffset(pmd, i);
+    const pte = pt.nth(base, i);
     if (pt.none(pte)) continue;
     const special = pt.pteSpecial(pte);
     const old = pt.pfn(pte);

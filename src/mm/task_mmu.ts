@@ -76,8 +76,9 @@ export function observe(k: Kernel, procs: Iterable<Process>, dump: number, label
           }
           // a PTE table: the present pages, their mapcounts in one batch
           const present: number[] = [];
+          const base = pt.pteTable(pmd);
           for (let i = 0; i < n; i++) {
-            const pte = pt.pteOffset(pmd, i0 + i);
+            const pte = pt.nth(base, i0 + i);
             if (!pt.ptePresent(pte)) continue;
             const pfn = pt.pfn(pte);
             core.scratchSet(present.length / 2, pfn);

@@ -23,18 +23,9 @@ export function zapHugePmd(k: Kernel, mm: Mm, pmd: number): void {
 
 /** zap_pte_range over [s, e) of one table: clear the PTEs, unmap their pages in one batch. */
 function zapPteRange(k: Kernel, mm: Mm, pmd: number, s: number, e: number): void {
-  const core = k.core;
-  const pt = k.pt;
-  let n = 0;
-  for (let i = (s % PMD_SIZE) / PAGE_SIZE, end = i + (e - s) / PAGE_SIZE; i < end; i++) {
-    const pte = pt.pteOffset(pmd, i);
-    if (pt.none(pte)) continue;
-    const special = pt.pteSpecial(pte);
-    const pfn = pt.pfn(pte);
-    pt.clear(pte);
-    if (!special) core.scratchSet(n++, pfn);
-  }
-  if (n > 0) core.e.zap_pte_batch(n, mm.id);
+  const from = (s % PMD_SIZE) / PAGE_SIZE;
+  const n = k.pt.clearPtes(k.pt.pteTable(pmd), from, from + (e - s) / PAGE_SIZE);
+  if (n > 0) k.core.e.zap_pte_batch(n, mm.id);
 }
 
 /**

@@ -20,19 +20,28 @@ export interface PgdOwner extends TableOwner { pgd: number }
 
 export class PageTables {
   readonly core: Core;
+  /** The core's entry view, re-read when memory growth detached it (length 0). */
+  private u32: Uint32Array;
 
   constructor(core: Core) {
     this.core = core;
+    this.u32 = core.entries;
+  }
+
+  /** The entry view, valid now (cheap: one length test; inlined on the hot paths). */
+  private v(): Uint32Array {
+    const a = this.u32;
+    return a.length !== 0 ? a : (this.u32 = this.core.entries);
   }
 
   // ---- entries (pte_val, set_pte, pte_clear, …) ------------------------------------
   /** Bits 0..31 of the entry at `slot`. */
-  lo(slot: number): number { return this.core.entries[slot]; }
+  lo(slot: number): number { return this.v()[slot]; }
   /** Bits 32..63 of the entry at `slot`. */
-  hi(slot: number): number { return this.core.entries[slot + 1]; }
+  hi(slot: number): number { return this.v()[slot + 1]; }
   /** set_pte / set_pmd: write both halves. */
   set(slot: number, lo: number, hi: number): void {
-    const u32 = this.core.entries;
+    const u32 = this.v();
     u32[slot] = lo;
     u32[slot + 1] = hi;
   }
@@ -40,27 +49,86 @@ export class PageTables {
   clear(slot: number): void { this.set(slot, 0, 0); }
   /** Set bits in the low half (pte_mkyoung, pte_mkdirty, pte_mkwrite …). */
   setBits(slot: number, bits: number): void {
-    const u32 = this.core.entries;
+    const u32 = this.v();
     u32[slot] = (u32[slot] | bits) >>> 0;
   }
   /** pte_none / pmd_none: all 64 bits zero. */
   none(slot: number): boolean {
-    const u32 = this.core.entries;
+    const u32 = this.v();
     return u32[slot] === 0 && u32[slot + 1] === 0;
   }
   /** pte_pfn / pmd_pfn. */
   pfn(slot: number): number {
-    const u32 = this.core.entries;
+    const u32 = this.v();
     return entryPfn(u32[slot], u32[slot + 1]);
   }
   /** pmd_trans_huge (6.18: PSE set): a PMD that maps a huge page. */
-  pmdTransHuge(slot: number): boolean { return (this.core.entries[slot] & _PAGE_PSE) !== 0; }
+  pmdTransHuge(slot: number): boolean { return (this.v()[slot] & _PAGE_PSE) !== 0; }
   /** pte_present: P or PROT_NONE. */
-  ptePresent(slot: number): boolean { return (this.core.entries[slot] & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0; }
+  ptePresent(slot: number): boolean { return (this.v()[slot] & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0; }
   /** pte_special: no struct page refcounting (the zero page). */
-  pteSpecial(slot: number): boolean { return (this.core.entries[slot] & _PAGE_SPECIAL) !== 0; }
+  pteSpecial(slot: number): boolean { return (this.v()[slot] & _PAGE_SPECIAL) !== 0; }
   /** pte_write / pmd_write. */
-  writable(slot: number): boolean { return (this.core.entries[slot] & _PAGE_RW) !== 0; }
+  writable(slot: number): boolean { return (this.v()[slot] & _PAGE_RW) !== 0; }
+
+  // ---- whole runs of PTEs (the hot loops, one pass over the view) --------------------------
+  /**
+   * ptep_get_and_clear over PTEs [from, to) of the table at `base` (the
+   * page-table half of zap_pte_range): every non-none entry is cleared and
+   * the PFN of each one that has a struct page (not special) goes to the
+   * core's scratch buffer, for one zap batch. Returns how many.
+   */
+  clearPtes(base: number, from: number, to: number): number {
+    const u32 = this.v();
+    const core = this.core;
+    let n = 0;
+    for (let i = from; i < to; i++) {
+      const slot = base + (i << 1);
+      const lo = u32[slot], hi = u32[slot + 1];
+      if (lo === 0 && hi === 0) continue;
+      u32[slot] = 0;
+      u32[slot + 1] = 0;
+      if ((lo & _PAGE_SPECIAL) === 0) core.scratchSet(n++, entryPfn(lo, hi));
+    }
+    return n;
+  }
+
+  /**
+   * The page-table half of copy_pte_range over PTEs [from, to): each
+   * non-none source entry is write-protected (a COW mapping, both sides)
+   * and copied old (A clear) into the table at `dbase`; the PFN of each one
+   * with a struct page goes to the scratch buffer, for one dup batch.
+   * Returns how many.
+   */
+  copyPtes(sbase: number, dbase: number, from: number, to: number): number {
+    const u32 = this.v();
+    const core = this.core;
+    let n = 0;
+    for (let i = from; i < to; i++) {
+      const s = sbase + (i << 1);
+      let lo = u32[s];
+      const hi = u32[s + 1];
+      if (lo === 0 && hi === 0) continue;
+      if ((lo & _PAGE_SPECIAL) === 0) core.scratchSet(n++, entryPfn(lo, hi));
+      if ((lo & _PAGE_RW) !== 0) u32[s] = lo = (lo & ~_PAGE_RW) >>> 0;
+      const d = dbase + (i << 1);
+      u32[d] = (lo & ~_PAGE_ACCESSED) >>> 0;
+      u32[d + 1] = hi;
+    }
+    return n;
+  }
+
+  /**
+   * Fill all 512 entries of the table at `base` with PFNs pfn, pfn+step, …
+   * and the same low flag bits and NX (the PTEs a PMD split leaves behind).
+   */
+  fillTable(base: number, pfn: number, step: number, flags: number, nx: boolean): void {
+    const u32 = this.v();
+    for (let i = 0, p = pfn; i < 512; i++, p += step) {
+      u32[base + (i << 1)] = mkLo(p, flags);
+      u32[base + (i << 1) + 1] = mkHi(p, nx);
+    }
+  }
 
   // ---- tables ----------------------------------------------------------------------
   /** The slot of entry 0 of the table held in frame `pfn`. */
@@ -96,7 +164,7 @@ export class PageTables {
 
   /** Every entry of the table at `base` is none. */
   tableEmpty(base: number): boolean {
-    const u32 = this.core.entries;
+    const u32 = this.v();
     for (let i = 0; i < 1024; i++) if (u32[base + i] !== 0) return false;
     return true;
   }
@@ -108,21 +176,33 @@ export class PageTables {
    * level is missing.
    */
   pmdOffset(mm: PgdOwner, blk: number, alloc: boolean): number {
-    const pgdSlot = this.base(mm.pgd) + ((blk >>> 18) << 1);
-    if (this.lo(pgdSlot) === 0) {
+    // the hottest walk (every fault): one view, re-read only after an allocation
+    const core = this.core;
+    let u32 = this.v();
+    const pgdSlot = core.tableBase(mm.pgd) + ((blk >>> 18) << 1);
+    if (u32[pgdSlot] === 0) {
       if (!alloc) return -1;
       this.populate(pgdSlot, this.alloc(mm, "PUD"));
+      u32 = this.v();
     }
-    const pudSlot = this.child(pgdSlot, (blk >>> 9) & 511);
-    if (this.lo(pudSlot) === 0) {
+    const pudSlot = core.tableBase(entryPfn(u32[pgdSlot], u32[pgdSlot + 1])) + (((blk >>> 9) & 511) << 1);
+    if (u32[pudSlot] === 0) {
       if (!alloc) return -1;
       this.populate(pudSlot, this.alloc(mm, "PMD"));
+      u32 = this.v();
     }
-    return this.child(pudSlot, blk & 511);
+    return core.tableBase(entryPfn(u32[pudSlot], u32[pudSlot + 1])) + ((blk & 511) << 1);
   }
 
   /** pte_offset: slot of PTE `idx` of the table a (non-huge, non-none) PMD points at. */
   pteOffset(pmdSlot: number, idx: number): number { return this.child(pmdSlot, idx); }
+  /**
+   * pte_offset_map for a loop over one table: the slot of its PTE 0, to
+   * step with `nth` (the table base is read once, not per entry).
+   */
+  pteTable(pmdSlot: number): number { return this.core.tableBase(this.pfn(pmdSlot)); }
+  /** The slot of entry `idx` of the table whose entry 0 is at `base`. */
+  nth(base: number, idx: number): number { return base + (idx << 1); }
 
   /**
    * The PTE table a PMD of 2 MiB block `blk` points at (its base slot), or -1
@@ -157,18 +237,19 @@ export class PageTables {
   translate(mm: PgdOwner, vaddr: number, write: boolean, setAD: boolean): number {
     const pmd = this.pmdOffset(mm, Math.floor(vaddr / PMD_SIZE), false);
     if (pmd < 0) return -1;
-    const lo = this.lo(pmd);
+    const u32 = this.v();
+    const lo = u32[pmd];
     if ((lo & _PAGE_PRESENT) === 0) return -1; // none, PROT_NONE or a table-less PMD
     if ((lo & _PAGE_PSE) !== 0) {
       if (write && (lo & _PAGE_RW) === 0) return -2;
-      if (setAD) this.setBits(pmd, _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0));
-      return this.pfn(pmd) + ((vaddr % PMD_SIZE) >>> 12);
+      if (setAD) u32[pmd] = (lo | _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0)) >>> 0;
+      return entryPfn(lo, u32[pmd + 1]) + ((vaddr % PMD_SIZE) >>> 12);
     }
-    const pte = this.pteOffset(pmd, (vaddr % PMD_SIZE) >>> 12);
-    const plo = this.lo(pte);
+    const pte = this.core.tableBase(entryPfn(lo, u32[pmd + 1])) + (((vaddr % PMD_SIZE) >>> 12) << 1);
+    const plo = u32[pte];
     if ((plo & _PAGE_PRESENT) === 0) return -1;
     if (write && (plo & _PAGE_RW) === 0) return -2;
-    if (setAD) this.setBits(pte, _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0));
-    return this.pfn(pte);
+    if (setAD) u32[pte] = (plo | _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0)) >>> 0;
+    return entryPfn(plo, u32[pte + 1]);
   }
 }

@@ -60,9 +60,9 @@ function walkPmdTable(pt: PageTables, pud: number, c: number, d: number, ops: Mm
     const s = Math.max(c, blk * PMD_SIZE), e = Math.min(d, (blk + 1) * PMD_SIZE);
     if (ops.pmdEntry?.(pmd, blk, s, e) === true) continue;
     if (!ops.pteEntry || pt.none(pmd) || pt.pmdTransHuge(pmd)) continue;
-    const pteBase = pt.base(pt.pfn(pmd));
+    const pteBase = pt.pteTable(pmd);
     for (let i = (s % PMD_SIZE) / PAGE_SIZE, n = i + (e - s) / PAGE_SIZE; i < n; i++) {
-      const pte = pteBase + (i << 1);
+      const pte = pt.nth(pteBase, i);
       if (!pt.none(pte)) ops.pteEntry(pte, blk * PMD_SIZE + i * PAGE_SIZE);
     }
   }

@@ -4,7 +4,6 @@
 // one line per compound folio with the counters its frames share.
 import { frameKind, folioCounters, usedFrameLimit } from "../../src/index.js";
 import type { Machine, FrameKind, FolioCounters } from "../../src/index.js";
-import { coreReads, type CoreReads } from "../internals.js";
 import { el, hex } from "./dom.js";
 
 const PAGE_SIZE = 4096;
@@ -29,11 +28,10 @@ export function renderFrames(els: FramesElements, m: Machine | null, selected: n
   els.grid.replaceChildren();
   els.folios.replaceChildren();
   if (!m) { els.title.textContent = ""; return; }
-  const core = coreReads(m);
   const frames = m.memoryBytes / PAGE_SIZE;
   const limit = usedFrameLimit(m);
   els.title.textContent =
-    `(frames 0–${Math.max(0, limit - 1)} of ${frames}; ${core.freeFrames()} free; one row = 64 frames = 256 KiB)`;
+    `(frames 0–${Math.max(0, limit - 1)} of ${frames}; ${m.freeFrames()} free; one row = 64 frames = 256 KiB)`;
   const folios = new Map<number, FolioCounters>();
   const frag = document.createDocumentFragment();
   let drawn = 0, freeRun = -1;
@@ -53,7 +51,7 @@ export function renderFrames(els: FramesElements, m: Machine | null, selected: n
     const row = el("div", { class: "block" });
     row.append(el("div", { class: "block-label" }, hex(b * BLOCK)));
     const grid = el("div", { class: "grid" });
-    for (let i = 0; i < BLOCK; i++) grid.append(frameCell(m, core, b * BLOCK + i, kinds[i], folios, selected));
+    for (let i = 0; i < BLOCK; i++) grid.append(frameCell(m, b * BLOCK + i, kinds[i], folios, selected));
     row.append(grid);
     frag.append(row);
   }
@@ -73,13 +71,13 @@ export function markSelected(grid: HTMLElement, pfn: number): void {
  * pages whose mapcount the kernel keeps (not the zero pages); `folios`
  * collects the counters of each compound folio met, read once per folio.
  */
-function frameCell(m: Machine, core: CoreReads, pfn: number, k: FrameKind,
+function frameCell(m: Machine, pfn: number, k: FrameKind,
   folios: Map<number, FolioCounters>, selected: number | null): HTMLElement {
   const c = el("div", { class: `cell k-${k}`, "data-pfn": String(pfn), "data-kind": k });
   let title = `pfn ${pfn} (${hex(pfn)}) · ${k}`;
   if (k === "head" || k === "tail" || k === "page") {
-    const head = core.headPfn(pfn);
-    const mc = core.pageMapcount(pfn);
+    const head = m.headPfn(pfn);
+    const mc = m.pageMapcount(pfn);
     c.dataset.mapcount = String(mc);
     c.textContent = mc < 100 ? String(mc) : "+";
     if (mc === 0) c.classList.add("unmapped");

@@ -3,7 +3,6 @@
 // target; consecutive PTEs that map consecutive frames alike are one line.
 import { pageTableTree, pteRuns } from "../../src/index.js";
 import type { Machine, Process, TableNode, TableEntry } from "../../src/index.js";
-import { pageTablePages } from "../internals.js";
 import { el, hex } from "./dom.js";
 
 /** Each live process's page tables, read once per redraw for every view that needs them. */
@@ -40,7 +39,7 @@ export class PageTablesView {
     for (const [p, tree] of trees) {
       const regions = [...p.regions.values()].map((r) => `${r.name} ${hex(r.start)}+${hex(r.size)}`).join(", ");
       const sum = document.createDocumentFragment();
-      sum.append(el("b", {}, p.name), ` · PGD pfn ${tree.pfn} · ${pageTablePages(p)} page-table pages`,
+      sum.append(el("b", {}, p.name), ` · PGD pfn ${tree.pfn} · ${m.pageTablePages(p.name)} page-table pages`,
         el("span", { class: "muted" }, regions ? ` · ${regions}` : ""));
       const d = this.details(p.name, sum);
       d.dataset.proc = p.name;
