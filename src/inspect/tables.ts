@@ -5,6 +5,7 @@
 // calls an operation.
 import type { Machine } from "../machine.js";
 import type { RawPage } from "../core/frames.js";
+import { UserError } from "../errors.js";
 import type { Process } from "../mm/types.js";
 import {
   PAGE_SIZE, PMD_SIZE, PUD_SIZE, PGDIR_SIZE, _PAGE_SPECIAL,
@@ -60,7 +61,7 @@ const NEXT: Record<Level, Level | null> = { pgd: "pud", pud: "pmd", pmd: "pte", 
 function processOf(m: Machine, proc: string | Process): Process {
   if (typeof proc !== "string") return proc;
   const p = m.procs.get(proc);
-  if (!p) throw new Error(`unknown process '${proc}'`);
+  if (!p) throw new UserError(`unknown process '${proc}'`);
   return p;
 }
 
@@ -230,7 +231,7 @@ export interface FrameRecord {
  */
 export function frameRecord(m: Machine, pfn: number, trees?: ReadonlyMap<Process, TableNode>): FrameRecord {
   const core = m.k.core;
-  if (!Number.isInteger(pfn) || pfn < 0 || pfn >= core.frames) throw new Error(`no frame ${pfn}`);
+  if (!Number.isInteger(pfn) || pfn < 0 || pfn >= core.frames) throw new UserError(`no frame ${pfn}`);
   const kind = frameKind(m, pfn);
   const head = core.headPfn(pfn);
   const order = core.folioOrder(head);
