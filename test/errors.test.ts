@@ -5,7 +5,8 @@
 import { describe, it, expect } from "vitest";
 import type { Machine } from "../src/machine.js";
 import { parseScenario, ScenarioError } from "../src/scenario/parse.js";
-import { runOps, runScenario } from "../src/scenario/run.js";
+import { runOps, runScenario, InvariantError } from "../src/scenario/run.js";
+import { InternalError } from "../src/errors.js";
 import type { KernelName } from "../src/profiles.js";
 import { machine, renumbered, runOn, M, PAGE } from "./helpers.js";
 
@@ -270,3 +271,18 @@ function fill(m: Machine, leave: number): void {
     try { m.touch("filler", "F", off, PAGE); } catch { break; }
   }
 }
+
+describe("an emulator bug is an invariant violation, never a bare trap", () => {
+  it("a WebAssembly trap in the core (here: a corrupted PMD pointing past mem_map) surfaces as InternalError, and as exit-3 InvariantError in a scenario", async () => {
+    const m = await machine("linux-6.18", 64 * M);
+    runOn(m, "spawn p\nmmap p A 2M thp\ntouch p A 0 2M");
+    const p = m.procs.get("p")!;
+    const pmd = m.k.pt.pmdOffset(p.mm, Math.floor(p.regions.get("A")!.start / (2 * M)), false);
+    m.k.pt.set(pmd, m.k.pt.lo(pmd), 0xfffff); // PFN bits 32..51: far beyond the machine's memory
+    expect(() => m.observe("x")).toThrow(InternalError);
+    let err: unknown;
+    try { runOps(m, parseScenario("dump bad", "t.scn"), { file: "t.scn" }); } catch (e) { err = e; }
+    expect(err).toBeInstanceOf(InvariantError);
+    expect((err as InvariantError).message).toMatch(/^t\.scn:1: invariant violation after this operation:\n {2}internal error: the core trapped/);
+  });
+});
