@@ -153,16 +153,6 @@ export function usedFrameLimit(m: Machine): number {
   return m.k.core.usedFrameLimit();
 }
 
-/** The names of the page flags set in `flags`; an alias (PG_double_map = PG_private_2) shows as the name that applies. */
-export function decodePageFlags(m: Machine, flags: number): string[] {
-  return m.k.core.flagNames(flags);
-}
-
-/** The mapcount scheme a machine counts with. */
-export function schemeOf(m: Machine): string {
-  return m.k.core.scheme;
-}
-
 /** One mapping of a frame by a live process. */
 export interface FrameMapping {
   proc: string;
@@ -192,7 +182,7 @@ export interface FolioCounters {
 
 export function folioCounters(m: Machine, head: number): FolioCounters {
   const core = m.k.core;
-  const scheme = schemeOf(m);
+  const scheme = m.scheme;
   const old = scheme === "doublemap" || scheme === "naive" || scheme === "subpages";
   return {
     head, order: core.folioOrder(head), scheme,

@@ -8,8 +8,8 @@
 import type { Core } from "../core/frames.js";
 import { OomError } from "../errors.js";
 import {
-  _PAGE_TABLE, _PAGE_PSE, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_RW, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_SPECIAL,
-  PMD_SIZE, entryPfn, mkLo, mkHi,
+  _PAGE_TABLE, _PAGE_PSE, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_RW, _PAGE_PRESENT, _PAGE_SPECIAL,
+  PMD_SIZE, entryPfn, mkLo, mkHi, pmdTransHuge, ptePresent,
 } from "./x86_64.js";
 
 /** Whoever owns page-table pages and counts them (mm_struct's nr_ptes & co). */
@@ -63,9 +63,9 @@ export class PageTables {
     return entryPfn(u32[slot], u32[slot + 1]);
   }
   /** pmd_trans_huge (6.18: PSE set): a PMD that maps a huge page. */
-  pmdTransHuge(slot: number): boolean { return (this.v()[slot] & _PAGE_PSE) !== 0; }
+  pmdTransHuge(slot: number): boolean { return pmdTransHuge(this.v()[slot]); }
   /** pte_present: P or PROT_NONE. */
-  ptePresent(slot: number): boolean { return (this.v()[slot] & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0; }
+  ptePresent(slot: number): boolean { return ptePresent(this.v()[slot]); }
   /** pte_special: no struct page refcounting (the zero page). */
   pteSpecial(slot: number): boolean { return (this.v()[slot] & _PAGE_SPECIAL) !== 0; }
   /** pte_write / pmd_write. */

@@ -47,12 +47,10 @@ export function mkLo(pfn: number, flags: number): number {
 export function mkHi(pfn: number, nx: boolean): number {
   return ((Math.floor(pfn / 0x100000) & 0xfffff) | (nx ? _PAGE_NX_HI : 0)) >>> 0;
 }
-/** pte_present: P or PROTNONE; pmd_present also counts PSE (THP split transient). */
+/** pte_present: P or PROTNONE. */
 export function ptePresent(lo: number): boolean { return (lo & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0; }
-export function pmdPresent(lo: number): boolean { return (lo & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_PSE)) !== 0; }
 /** pmd_trans_huge (6.18): PSE set. */
 export function pmdTransHuge(lo: number): boolean { return (lo & _PAGE_PSE) !== 0; }
-export function entryNone(lo: number, hi: number): boolean { return lo === 0 && hi === 0; }
 
 /** The full 64-bit value as a hex string (for inspection and the UI only). */
 export function entryHex(lo: number, hi: number): string {
