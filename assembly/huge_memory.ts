@@ -14,7 +14,7 @@ import {
 import {
   pfn_to_page, page_to_pfn, nth_page, compound_head, compound_mapcount_raw, PageHead,
   list_init, list_add_tail, list_del, list_next, count_vm_event, set_error, page_ref_add,
-  clear_bit, set_bit, test_bit,
+  clear_bit, set_bit, test_bit, compound_order, folio_nr_pages, folio_test_pmd_mappable,
 } from "./page";
 import { alloc_pages, __free_pages, clear_first_tail_words } from "./page_alloc";
 import { total_mapcount, split_prepare_subpages } from "./rmap";
@@ -32,7 +32,11 @@ import { mm_id_prep } from "./mm_id";
   return load<u32>(node) != node;
 }
 
-/** prep_transhuge_page: empty deferred-list node in H[2], THP destructor. */
+/**
+ * prep_transhuge_page: empty deferred-list node in H[2], THP destructor.
+ * For any large folio of order >= 2 (order 2 is the smallest with an H[2]
+ * for the node: the kernel never queues order 0-1 folios either).
+ */
 export function prep_transhuge_page(head: u32): void {
   list_init(deferred_list(head));
   store<u32>(nth_page(head, 1) + PAGE_COMPOUND_DTOR, TRANSHUGE_PAGE_DTOR);
@@ -41,7 +45,16 @@ export function prep_transhuge_page(head: u32): void {
 
 /** Allocate an anonymous THP (order 9, prepped), or NIL when no block is free. */
 export function thp_alloc(): u32 {
-  const pfn = alloc_pages(HPAGE_PMD_ORDER);
+  return large_folio_alloc(HPAGE_PMD_ORDER);
+}
+
+/**
+ * vma_alloc_folio of an anonymous large folio of `order` (2..9, prepped:
+ * alloc_anon_folio / vma_alloc_anon_folio_pmd), or NIL when no block of that
+ * order is free.
+ */
+export function large_folio_alloc(order: u32): u32 {
+  const pfn = alloc_pages(order);
   if (pfn == NIL) return NIL;
   prep_transhuge_page(pfn_to_page(pfn));
   return pfn;
@@ -54,7 +67,7 @@ function free_transhuge_page(head: u32): void {
   clear_bit(nth_page(head, 1), PG_partially_mapped); // folio_unqueue_deferred_split
   store<u64>(node, 0);
   store<u64>(node + 8, 0);
-  __free_pages(head, HPAGE_PMD_ORDER);
+  __free_pages(head, compound_order(head));
 }
 
 /** get_page: references live on the head. */
@@ -84,7 +97,8 @@ export function deferred_split_folio(head: u32, partially_mapped: bool): void {
   const first = nth_page(head, 1);
   if (partially_mapped && !test_bit(first, PG_partially_mapped)) {
     set_bit(first, PG_partially_mapped);
-    count_vm_event(VM_THP_DEFERRED_SPLIT_PAGE);
+    // the vmstat counts PMD-size THPs only (the mTHP stats count the rest)
+    if (folio_test_pmd_mappable(head)) count_vm_event(VM_THP_DEFERRED_SPLIT_PAGE);
   }
   const node = deferred_list(head);
   if (load<u32>(node) != node) return;
@@ -109,9 +123,13 @@ export function folio_test_partially_mapped(head: u32): bool {
 /**
  * thp_underused (6.12+): more than `max_ptes_none` of the THP's subpages are
  * zero-filled (the emulator knows a page's content by PG_nonzero, set by a
- * write). Counts with the kernel's two early exits.
+ * write). Counts with the kernel's two early exits. PMD-size folios only:
+ * only do_huge_pmd_anonymous_page queues a folio that is not partially
+ * mapped, so the shrinker never asks about a smaller one (observed on the
+ * 6.18 kernel: an mTHP is never split as underused).
  */
 export function thp_underused(head: u32, max_ptes_none: u32): bool {
+  if (!folio_test_pmd_mappable(head)) return false;
   if (max_ptes_none >= HPAGE_PMD_NR - 1) return false;
   let zero: u32 = 0, filled: u32 = 0;
   for (let i: u32 = 0; i < HPAGE_PMD_NR; i++) {
@@ -126,7 +144,8 @@ export function thp_underused(head: u32, max_ptes_none: u32): bool {
 const SPLIT_COPY_FLAGS: u32 = (1 << PG_referenced) | (1 << PG_swapbacked) | (1 << PG_uptodate) | (1 << PG_dirty);
 
 /**
- * split_huge_page(page) for a THP with no PMD mapping left (the caller split
+ * split_huge_page(page) for a large folio of any order (to order 0) with no
+ * PMD mapping left (the caller split
  * every PMD first, as freeze_page does with __split_huge_pmd_locked).
  * The can-split rule: total_mapcount == page_count - 1 (the caller's
  * reference), i.e. no extra pins. Freezing every PTE into a migration entry
@@ -148,10 +167,12 @@ export function split_huge_page(head: u32): i32 {
   const mapping = load<u32>(head + PAGE_MAPPING);
   const index = load<u64>(head + PAGE_INDEX);
   const headFlags = load<u32>(head + PAGE_FLAGS);
+  const order = compound_order(head);
+  const nr = folio_nr_pages(head);
   // H[1] and H[2] carried compound state in their spare words: scrub it.
   const first = nth_page(head, 1);
   clear_first_tail_words(first);
-  for (let i: u32 = HPAGE_PMD_NR - 1; i >= 1; i--) {
+  for (let i: u32 = nr - 1; i >= 1; i--) {
     const t = nth_page(head, i);
     const mc = load<i32>(t + PAGE_MAPCOUNT) + 1;
     store<i32>(t + PAGE_REFCOUNT, mc);
@@ -164,9 +185,9 @@ export function split_huge_page(head: u32): i32 {
   // The head keeps its own mappings' references plus the caller's.
   store<i32>(head + PAGE_REFCOUNT, load<i32>(head + PAGE_MAPCOUNT) + 2);
   clear_bit(head, PG_head);
-  count_vm_event(VM_THP_SPLIT_PAGE);
+  if (order == HPAGE_PMD_ORDER) count_vm_event(VM_THP_SPLIT_PAGE); // PMD-size only; mTHP: count_mthp_stat
   // The put_page loop over the tails: a subpage nobody maps is freed.
-  for (let i: u32 = 1; i < HPAGE_PMD_NR; i++) {
+  for (let i: u32 = 1; i < nr; i++) {
     const t = nth_page(head, i);
     if (load<i32>(t + PAGE_REFCOUNT) == 0) __free_pages(t, 0);
   }
@@ -176,8 +197,8 @@ export function split_huge_page(head: u32): i32 {
 }
 
 /**
- * deferred_split_scan: split every queued THP (each has lost its PMD
- * mappings and has unmapped subpages). Returns the number split.
+ * deferred_split_scan: split every queued large folio, any order (each has
+ * lost its PMD mappings and has unmapped subpages). Returns the number split.
  */
 export function deferred_split_scan(): i32 {
   let n = 0;

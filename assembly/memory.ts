@@ -4,17 +4,17 @@
 // per fault or per batch of PTEs (the host fills the scratch buffer with
 // PFNs), never one call per subpage.
 import {
-  SCRATCH_BASE, NIL, HPAGE_PMD_NR, ERR_NOMEM, ERR_FALLBACK, PG_anon_exclusive, PAGE_REFCOUNT,
+  SCRATCH_BASE, NIL, HPAGE_PMD_NR, HPAGE_PMD_ORDER, ERR_NOMEM, ERR_FALLBACK, ERR_INVAL, PG_anon_exclusive, PAGE_REFCOUNT,
   CONFIG_MM_ID, CONFIG_ANON_EXCLUSIVE, CONFIG_COW_REUSE_REFCOUNT, VM_THP_FAULT_ALLOC, VM_THP_FAULT_FALLBACK,
   VM_THP_COLLAPSE_ALLOC, G_RESULT1,
 } from "./layout";
 import {
   pfn_to_page, compound_head, PageCompound, set_error, count_vm_event, IS_ENABLED, test_bit,
-  set_bit,
+  set_bit, page_ref_add,
 } from "./page";
 import { alloc_pages, pte_alloc_one, __free_pages } from "./page_alloc";
-import { page_add_new_anon_rmap, page_dup_rmap, page_remove_rmap, page_mapcount, split_huge_pmd_rmap } from "./rmap";
-import { thp_alloc, get_page, put_page } from "./huge_memory";
+import { page_add_new_anon_rmap, folio_add_new_anon_rmap_ptes, page_dup_rmap, page_remove_rmap, page_mapcount, split_huge_pmd_rmap } from "./rmap";
+import { thp_alloc, large_folio_alloc, get_page, put_page } from "./huge_memory";
 import { large_mapcount_raw, folio_maybe_mapped_shared_bit } from "./mm_id";
 
 @inline function scratch(i: u32): u32 { return load<u32>(SCRATCH_BASE + (i << 2)); }
@@ -28,6 +28,31 @@ export function do_anonymous_page(mm: u32, av: u32, vpn: f64): i32 {
   const pfn = alloc_pages(0);
   if (pfn == NIL) return set_error(ERR_NOMEM);
   page_add_new_anon_rmap(pfn_to_page(pfn), false, mm, av, u64(vpn));
+  return i32(pfn);
+}
+
+/**
+ * do_anonymous_page (write fault) with a large folio: the page half of
+ * alloc_anon_folio + folio_ref_add(folio, nr - 1) +
+ * folio_add_new_anon_rmap(folio, vma, addr, RMAP_EXCLUSIVE) for a multi-size
+ * THP of `order` (2..9) that `mm` maps with nr = 1 << order PTEs from `vpn`
+ * (aligned to nr pages, as the kernel aligns the fault address): each page
+ * mapped once, _refcount nr. The host writes the nr PTEs. Returns the head
+ * PFN, -ERR_FALLBACK when no block of that order is free (the caller tries
+ * a smaller order), or -ERR_INVAL for a bad order or an unaligned vpn.
+ * No vmstat event: the kernel counts mTHP faults in its per-order mthp
+ * stats, not in THP_FAULT_ALLOC.
+ */
+export function do_anonymous_folio(mm: u32, av: u32, vpn: f64, order: u32): i32 {
+  if (order < 2 || order > HPAGE_PMD_ORDER) return set_error(ERR_INVAL);
+  const nr: u32 = 1 << order;
+  const index = u64(vpn);
+  if ((index & u64(nr - 1)) != 0) return set_error(ERR_INVAL);
+  const pfn = large_folio_alloc(order);
+  if (pfn == NIL) return set_error(ERR_FALLBACK);
+  const head = pfn_to_page(pfn);
+  page_ref_add(head, i32(nr) - 1);
+  folio_add_new_anon_rmap_ptes(head, mm, av, index);
   return i32(pfn);
 }
 
@@ -67,7 +92,10 @@ export function alloc_thp_pmd_mapped(mm: u32, av: u32, vpn: f64, collapse: bool)
   return i32(pfn);
 }
 
-/** zap_pte_range's per-PTE work for `n` PFNs in scratch: unmap, drop the reference. */
+/**
+ * zap_pte_range's per-PTE work for `n` PFNs in scratch: unmap, drop the
+ * reference. The PFNs may be pages of large folios of any order.
+ */
 export function zap_pte_batch(n: u32, mm: u32): void {
   for (let i: u32 = 0; i < n; i++) {
     const page = pfn_to_page(scratch(i));

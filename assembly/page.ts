@@ -5,7 +5,7 @@ import {
   MEM_MAP_BASE, STRUCT_PAGE_SHIFT, STRUCT_PAGE_SIZE, PAGE_FLAGS, PAGE_COMPOUND_HEAD,
   PAGE_COMPOUND_ORDER, PAGE_MAPCOUNT, PAGE_REFCOUNT, PAGE_MAPPING, PAGE_COMPOUND_MAPCOUNT,
   PG_head, PG_double_map, PAGE_MAPPING_ANON, G_VMSTAT, G_LAST_ERROR, G_BAD_PFN,
-  G_BAD_REASON, G_BAD_PAGES, ERR_BAD_PAGE, G_CONFIG, HPAGE_PMD_NR,
+  G_BAD_REASON, G_BAD_PAGES, ERR_BAD_PAGE, G_CONFIG, HPAGE_PMD_ORDER,
 } from "./layout";
 
 @inline export function pfn_to_page(pfn: u32): u32 {
@@ -85,13 +85,25 @@ import {
 }
 /** PageTransHuge for our anonymous-only world: a head of order 9. */
 @inline export function PageTransHuge(page: u32): bool {
-  return PageHead(page) && compound_order(page) == 9;
+  return PageHead(page) && compound_order(page) == HPAGE_PMD_ORDER;
+}
+/**
+ * folio_nr_pages(folio) for a head (or order-0) page: 1 << compound_order.
+ * A plain read of H[1].compound_order: the cost accounting (rmap/cost.ts)
+ * does not count it, as the kernel's folio_nr_pages is no mapcount access.
+ */
+@inline export function folio_nr_pages(head: u32): u32 {
+  return u32(1) << compound_order(head);
+}
+/** folio_test_pmd_mappable: a large folio of PMD size (the only kind a PMD maps). */
+@inline export function folio_test_pmd_mappable(head: u32): bool {
+  return compound_order(head) >= HPAGE_PMD_ORDER;
 }
 @inline export function PageAnon(page: u32): bool {
   return (load<u32>(compound_head(page) + PAGE_MAPPING) & PAGE_MAPPING_ANON) != 0;
 }
 @inline export function hpage_nr_pages(page: u32): u32 {
-  return PageHead(page) ? HPAGE_PMD_NR : 1;
+  return folio_nr_pages(page);
 }
 
 // ---- vmstat and error reporting --------------------------------------------

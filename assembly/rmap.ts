@@ -17,27 +17,27 @@ import {
 } from "./layout";
 import {
   set_bit, clear_bit, test_bit, compound_head, PageCompound, IS_ENABLED, page_ref_add,
-  nth_page, count_vm_event,
+  nth_page, count_vm_event, folio_nr_pages,
 } from "./page";
 import {
-  doublemap_add_new_anon_rmap, doublemap_add_anon_rmap, doublemap_remove_rmap,
+  doublemap_add_new_anon_rmap, doublemap_add_new_anon_rmap_ptes, doublemap_add_anon_rmap, doublemap_remove_rmap,
   doublemap_split_pmd, doublemap_page_mapcount, doublemap_total_mapcount,
   doublemap_compound_mapcount,
 } from "./rmap/doublemap";
 import {
-  naive_add_new_anon_rmap, naive_add_anon_rmap, naive_remove_rmap, naive_split_pmd,
+  naive_add_new_anon_rmap, naive_add_new_anon_rmap_ptes, naive_add_anon_rmap, naive_remove_rmap, naive_split_pmd,
   naive_page_mapcount, naive_total_mapcount,
 } from "./rmap/naive";
 import {
-  subpages_add_new_anon_rmap, subpages_add_anon_rmap, subpages_remove_rmap, subpages_split_pmd,
+  subpages_add_new_anon_rmap, subpages_add_new_anon_rmap_ptes, subpages_add_anon_rmap, subpages_remove_rmap, subpages_split_pmd,
   subpages_page_mapcount, subpages_total_mapcount,
 } from "./rmap/subpages";
 import {
-  large_add_new_anon_rmap, large_add_anon_rmap, large_remove_rmap, large_split_pmd,
+  large_add_new_anon_rmap, large_add_new_anon_rmap_ptes, large_add_anon_rmap, large_remove_rmap, large_split_pmd,
   large_page_mapcount, large_total_mapcount,
 } from "./rmap/large";
 import {
-  nopagemapcount_add_new_anon_rmap, nopagemapcount_add_anon_rmap, nopagemapcount_remove_rmap,
+  nopagemapcount_add_new_anon_rmap, nopagemapcount_add_new_anon_rmap_ptes, nopagemapcount_add_anon_rmap, nopagemapcount_remove_rmap,
   nopagemapcount_split_pmd, nopagemapcount_page_mapcount, nopagemapcount_total_mapcount,
 } from "./rmap/nopagemapcount";
 import { folio_set_large_mapcount, folio_add_large_mapcount, folio_sub_large_mapcount } from "./mm_id";
@@ -52,9 +52,9 @@ import { cost_begin, cost_end, atomic_ops, touch } from "./rmap/cost";
 }
 
 // ---- _large_mapcount (+ MM-owner slots under CONFIG_MM_ID) ----------
-function large_set(head: u32, mm: u32): void {
-  if (IS_ENABLED(CONFIG_MM_ID)) folio_set_large_mapcount(head, 1, mm);
-  else if (scheme_has_large()) store<i32>(head + STRUCT_PAGE_SIZE + PAGE_LARGE_MAPCOUNT, 0);
+function large_set(head: u32, n: i32, mm: u32): void {
+  if (IS_ENABLED(CONFIG_MM_ID)) folio_set_large_mapcount(head, n, mm);
+  else if (scheme_has_large()) store<i32>(head + STRUCT_PAGE_SIZE + PAGE_LARGE_MAPCOUNT, n - 1);
   else return;
   touch(head + STRUCT_PAGE_SIZE);
 }
@@ -87,8 +87,36 @@ export function page_add_new_anon_rmap(page: u32, compound: bool, mm: u32, av: u
     case SCHEME_NOPAGEMAPCOUNT: nopagemapcount_add_new_anon_rmap(page, compound); break;
     default: doublemap_add_new_anon_rmap(page, compound);
   }
-  if (compound) large_set(page, mm);
+  if (compound) large_set(page, 1, mm);
   if (IS_ENABLED(CONFIG_ANON_EXCLUSIVE)) set_bit(page, PG_anon_exclusive);
+  cost_end(prev);
+}
+
+/**
+ * folio_add_new_anon_rmap(folio, vma, addr, RMAP_EXCLUSIVE) for a large
+ * folio of any order mapped by its nr PTEs (the !folio_test_pmd_mappable
+ * branch: a multi-size THP of do_anonymous_page): anon mapping and index on
+ * the folio, each page mapped once by the scheme, _large_mapcount = nr − 1
+ * with `mm` owning all nr mappings, and PG_anon_exclusive on every page.
+ */
+export function folio_add_new_anon_rmap_ptes(head: u32, mm: u32, av: u32, vpn: u64): void {
+  const prev = cost_begin(COST_ADD_NEW);
+  touch(head);
+  const nr = folio_nr_pages(head);
+  set_bit(head, PG_swapbacked);
+  store<u32>(head + PAGE_MAPPING, (av << 2) | PAGE_MAPPING_ANON);
+  store<u64>(head + PAGE_INDEX, vpn);
+  switch (scheme()) {
+    case SCHEME_NAIVE: naive_add_new_anon_rmap_ptes(head, nr); break;
+    case SCHEME_SUBPAGES: subpages_add_new_anon_rmap_ptes(head, nr); break;
+    case SCHEME_LARGE: large_add_new_anon_rmap_ptes(head, nr); break;
+    case SCHEME_NOPAGEMAPCOUNT: nopagemapcount_add_new_anon_rmap_ptes(head, nr); break;
+    default: doublemap_add_new_anon_rmap_ptes(head, nr);
+  }
+  large_set(head, i32(nr), mm);
+  if (IS_ENABLED(CONFIG_ANON_EXCLUSIVE)) {
+    for (let i: u32 = 0; i < nr; i++) set_bit(nth_page(head, i), PG_anon_exclusive);
+  }
   cost_end(prev);
 }
 
@@ -186,7 +214,7 @@ export function total_mapcount(head: u32): i32 {
 /**
  * Before split_huge_page hands each subpage its own counts: a scheme without
  * per-page mapcounts (nopagemapcount) takes them from the rmap walk the host
- * did (freeze_page's count of PTEs per subpage, in scratch[0..511], flagged
+ * did (freeze_page's count of PTEs per subpage, in scratch[0..nr-1], flagged
  * by G_SPLIT_COUNTS). Returns false when they are missing (split refused).
  */
 export function split_prepare_subpages(head: u32): bool {
@@ -194,13 +222,14 @@ export function split_prepare_subpages(head: u32): bool {
   if (load<u32>(G_SPLIT_COUNTS) == 0) return false;
   store<u32>(G_SPLIT_COUNTS, 0);
   let mapped: i32 = 0;
-  for (let i: u32 = 0; i < HPAGE_PMD_NR; i++) {
+  const nr = folio_nr_pages(head);
+  for (let i: u32 = 0; i < nr; i++) {
     const n = load<i32>(SCRATCH_BASE + (i << 2));
     store<i32>(nth_page(head, i) + PAGE_MAPCOUNT, n - 1);
     if (n > 0) mapped++;
   }
   // NR_ANON_PAGES counted the whole folio while any part was mapped; now each small page counts
-  const whole = load<i32>(head + STRUCT_PAGE_SIZE + PAGE_LARGE_MAPCOUNT) >= 0 ? i32(HPAGE_PMD_NR) : 0;
+  const whole = load<i32>(head + STRUCT_PAGE_SIZE + PAGE_LARGE_MAPCOUNT) >= 0 ? i32(nr) : 0;
   count_vm_event(VM_NR_ANON_PAGES, mapped - whole);
   return true;
 }

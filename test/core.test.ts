@@ -2,7 +2,7 @@
 // checks, the 4.5 DoubleMap rmap transitions, THP split and the huge zero
 // page. Values follow kernel-mapcount.md (§3-§5, §9).
 import { describe, it, expect, beforeEach } from "vitest";
-import { Core, type CoreConfig } from "../src/core/frames.js";
+import { Core, type CoreConfig, type CoreScheme } from "../src/core/frames.js";
 import type { PageOffset } from "../src/core/exports.js";
 import { BadPageError } from "../src/errors.js";
 
@@ -444,6 +444,225 @@ describe("THP: PMD fault, fork, PMD split (DoubleMap), split_huge_page", () => {
       });
     });
   }
+});
+
+describe("multi-size THP: PTE-mapped large folios of order 2..9 (do_anonymous_folio)", () => {
+  const SCHEMES: CoreScheme[] = ["naive", "doublemap", "subpages", "large", "nopagemapcount"];
+  const VPN = 0x40000; // aligned for every order up to 9
+
+  /** A core with one scheme; the per-scheme expectations of kernel-mapcount.md for a folio no PMD maps. */
+  async function mcore(profile: CoreConfig, scheme: CoreScheme) {
+    const t = await core({ ...profile, scheme });
+    const perPage = scheme !== "nopagemapcount";
+    const keepsLarge = profile.mmId || scheme === "large" || scheme === "nopagemapcount";
+    return {
+      t, perPage, keepsLarge,
+      /** raw _mapcount of a page with `e` PTE maps: e − 1, or −1 always without per-page mapcounts. */
+      rawM: (e: number) => (perPage ? e - 1 : -1),
+      /** page_mapcount: e, or the folio average (kpagecount) under NO_PAGE_MAPCOUNT. */
+      pm: (e: number, total: number, nr: number) =>
+        perPage ? e : total <= 0 ? 0 : Math.max(1, Math.floor((total + nr / 2) / nr)),
+    };
+  }
+
+  for (const [pname, profile] of [["linux-4.5", L45], ["linux-6.18", L618]] as const) {
+    for (const scheme of SCHEMES) {
+      for (const order of [2, 4, 8]) {
+        const nr = 1 << order;
+        it(`${pname} ${scheme} order ${order}: new folio, fork, partial zap (queued), COW reuse, split, no leak`, async () => {
+          const { t, perPage, keepsLarge, rawM, pm } = await mcore(profile, scheme);
+          const initial = t.orders();
+          const free0 = t.free();
+          const f = (off: PageOffset) => t.c.field(head + 1, off);
+          const pages = Array.from({ length: nr }, (_, i) => i);
+          /** PTE maps per page, kept by the test as the page tables would. */
+          const e = pages.map(() => 1);
+          const total = () => e.reduce((a, b) => a + b, 0);
+          const expectCounts = () => {
+            const T = total();
+            for (const i of pages) {
+              expect(t.M(head + i), `_mapcount[${i}]`).toBe(rawM(e[i]!));
+              expect(t.pm(head + i), `page_mapcount[${i}]`).toBe(pm(e[i]!, T, nr));
+            }
+            expect(t.tm(head)).toBe(T);
+            expect(t.e.folio_mapcount(head + nr - 1)).toBe(T);
+            expect(t.R(head)).toBe(T);
+            expect(t.all(head, (p, i) => i === 0 || i >= nr || t.R(p) === 0)).toBe(true);
+            expect(t.C(head)).toBe(-1); // compound_mapcount / _entire_mapcount: PMD maps only
+            expect(t.DM(head)).toBe(0);
+            if (keepsLarge) expect(f("PAGE_LARGE_MAPCOUNT")).toBe(T - 1);
+            const S = f("PAGE_SUBPAGES_MAPCOUNT"); // = _nr_pages_mapped
+            if (scheme === "subpages" || scheme === "large") expect(S).toBe(e.filter((x) => x > 0).length);
+            if (scheme === "nopagemapcount") expect(S).toBe(0);
+            expect(t.c.vmstat("NR_ANON_PAGES")).toBe(perPage ? e.filter((x) => x > 0).length : T > 0 ? nr : 0);
+            expect(t.c.vmstat("NR_ANON_THPS")).toBe(0);
+          };
+
+          // (1) do_anonymous_page with an order-`order` folio
+          const head = t.e.do_anonymous_folio(MM1, AV, VPN, order);
+          expect(head).toBeGreaterThan(0);
+          expect(head % nr).toBe(0);
+          expect(t.e.compound_order(head + nr - 1)).toBe(order);
+          expect(t.e.head_pfn(head + nr - 1)).toBe(head);
+          expect(t.c.testFlag(head, "head")).toBe(true);
+          expect(t.c.field(head, "PAGE_MAPPING") & 1).toBe(1);
+          expect(t.c.field(head, "PAGE_INDEX")).toBe(VPN);
+          expect(t.free()).toBe(free0 - nr);
+          expectCounts();
+          expect(t.queued(head)).toBe(false);
+          expect(t.c.vmstat("THP_FAULT_ALLOC")).toBe(0); // mTHP faults are counted per order, not here
+          if (profile.mmId) {
+            const o = t.c.mmOwners(head);
+            expect([o.ids, o.mapcounts, o.maybeMappedShared]).toEqual([[MM1, 0], [nr - 1, -1], false]);
+          }
+          // every page exclusive (6.18): written in place; 4.5 never reuses a page of a compound page
+          expect(t.all(head, (p, i) => i >= nr || t.c.testFlag(p, "anon_exclusive") === profile.anonExclusive)).toBe(true);
+          expect(t.e.wp_page_reuse(head + 1)).toBe(profile.anonExclusive ? 1 : 0);
+
+          // (2) fork: the child maps the first half
+          const k = nr / 2;
+          t.dup(pages.slice(0, k).map((i) => head + i), MM2);
+          for (let i = 0; i < k; i++) e[i]!++;
+          expectCounts();
+          expect(t.queued(head)).toBe(false);
+          expect(t.c.testFlag(head + 1, "anon_exclusive")).toBe(false);
+          expect(t.e.wp_page_reuse(head + 1)).toBe(0); // shared with the child
+          expect(t.e.wp_page_reuse(head + nr - 1)).toBe(profile.anonExclusive ? 1 : 0); // never shared: still exclusive
+          if (profile.mmId) {
+            const o = t.c.mmOwners(head);
+            expect([o.ids, o.mapcounts, o.maybeMappedShared]).toEqual([[MM1, MM2], [nr - 1, k - 1], true]);
+          }
+
+          // (3) the child unmaps page 0: the parent still maps it, nothing is partially mapped
+          t.zap([head], MM2);
+          e[0]!--;
+          expectCounts();
+          expect(t.queued(head)).toBe(false);
+
+          // (4) the parent unmaps its last page: a page lost its last mapping
+          t.zap([head + nr - 1], MM1);
+          e[nr - 1]!--;
+          expectCounts();
+          expect(t.e.pfn_is_free(head + nr - 1)).toBeFalsy(); // still part of the folio
+          // per-page schemes see the partial map; NO_PAGE_MAPCOUNT only once mapcount < nr pages
+          expect(t.queued(head)).toBe(perPage);
+
+          // (5) the child exits: now fewer mappings than pages, every scheme has queued it
+          t.zap(pages.slice(1, k).map((i) => head + i), MM2);
+          for (let i = 1; i < k; i++) e[i]!--;
+          expectCounts();
+          expect(t.queued(head)).toBe(true);
+          expect(t.g("SPLIT_QUEUE_LEN")).toBe(1);
+          expect(t.e.folio_test_partially_mapped(head)).toBeTruthy();
+          expect(t.c.vmstat("THP_DEFERRED_SPLIT_PAGE")).toBe(0); // the vmstat counts PMD-size THPs only
+          expect(t.e.thp_underused(head, 0)).toBeFalsy(); // the underused rule is PMD-only
+          if (profile.mmId) {
+            const o = t.c.mmOwners(head);
+            expect([o.ids, o.mapcounts, o.maybeMappedShared]).toEqual([[MM1, 0], [nr - 2, -1], false]);
+          }
+          // 6.15+ __wp_can_reuse_large_anon_folio: one mm owns every mapping, no other reference
+          expect(t.e.wp_page_reuse(head + 1)).toBe(profile.mmId ? 1 : 0);
+          expect(t.c.testFlag(head + 1, "anon_exclusive")).toBe(profile.mmId);
+
+          // (6) split_huge_page to order 0: the unmapped page is freed, the mapped ones stay
+          const free1 = t.free();
+          if (!perPage) { // NO_PAGE_MAPCOUNT: the host hands over freeze_page's per-page counts
+            t.scratch(e);
+            t.c.setSplitCounts();
+          }
+          expect(t.e.split_huge_page(head)).toBe(0);
+          expect(t.g("SPLIT_QUEUE_LEN")).toBe(0);
+          expect(t.free()).toBe(free1 + 1);
+          expect(t.e.pfn_is_free(head + nr - 1)).toBeTruthy();
+          expect(t.c.vmstat("THP_SPLIT_PAGE")).toBe(0); // PMD-size only
+          expect(t.c.vmstat("NR_ANON_PAGES")).toBe(nr - 1);
+          for (let i = 0; i < nr - 1; i++) {
+            const p = head + i;
+            expect([t.e.compound_order(p), t.e.head_pfn(p), t.M(p), t.R(p), t.pm(p), t.tm(p)]).toEqual([0, p, 0, 1, 1, 1]);
+            expect(t.c.field(p, "PAGE_INDEX")).toBe(VPN + i);
+            expect(t.c.field(p, "PAGE_MAPPING") & 1).toBe(1);
+          }
+          expect(t.c.testFlag(head, "head")).toBe(false);
+          // (7) the parent exits: every frame back, the free lists merged as at boot
+          t.zap(pages.slice(0, nr - 1).map((i) => head + i), MM1);
+          expect(t.free()).toBe(free0);
+          expect(t.orders()).toEqual(initial);
+          expect(t.e.check_free_lists()).toBe(0);
+          expect(t.c.vmstat("NR_ANON_PAGES")).toBe(0);
+          expect(t.g("BAD_PAGES")).toBe(0);
+        });
+
+        it(`${pname} ${scheme} order ${order}: fully unmapped folio is freed whole; deferred split scan`, async () => {
+          const { t, perPage } = await mcore(profile, scheme);
+          const initial = t.orders();
+          const free0 = t.free();
+          const a = t.e.do_anonymous_folio(MM1, AV, VPN, order);
+          expect(a).toBeGreaterThan(0);
+          t.zap(Array.from({ length: nr }, (_, i) => a + i), MM1);
+          expect(t.free()).toBe(free0);
+          expect(t.orders()).toEqual(initial);
+          expect(t.g("SPLIT_QUEUE_LEN")).toBe(0);
+          // the shrinker splits a queued folio (one page unmapped)
+          const b = t.e.do_anonymous_folio(MM1, AV, VPN + nr, order);
+          expect(b).toBeGreaterThan(0);
+          t.zap([b + 1], MM1);
+          expect(t.queued(b)).toBe(true);
+          if (perPage) {
+            expect(t.e.deferred_split_scan()).toBe(1);
+            expect(t.e.pfn_is_free(b + 1)).toBeTruthy();
+            expect(t.all(b, (p, i) => i >= nr || i === 1 || (t.e.compound_order(p) === 0 && t.R(p) === 1 && t.pm(p) === 1))).toBe(true);
+          } else {
+            expect(t.e.deferred_split_scan()).toBe(0); // needs the host's per-page counts
+            expect(t.queued(b)).toBe(true);
+          }
+          // a pinned folio is not split
+          const c = t.e.do_anonymous_folio(MM1, AV, VPN + 2 * nr, order);
+          t.c.debug.setField(c, "PAGE_REFCOUNT", t.R(c) + 1);
+          if (!perPage) { t.scratch(Array.from({ length: nr }, () => 1)); t.c.setSplitCounts(); }
+          expect(t.e.split_huge_page(c)).toBe(ERR_BUSY);
+          expect(t.e.compound_order(c)).toBe(order);
+          t.c.debug.setField(c, "PAGE_REFCOUNT", t.R(c) - 1);
+          t.zap(Array.from({ length: nr }, (_, i) => c + i), MM1);
+          t.zap(Array.from({ length: nr }, (_, i) => b + i).filter((p) => p !== b + 1), MM1);
+          expect(t.free()).toBe(free0);
+          expect(t.orders()).toEqual(initial);
+          expect(t.e.check_free_lists()).toBe(0);
+          expect(t.g("SPLIT_QUEUE_LEN")).toBe(0);
+          expect(t.g("BAD_PAGES")).toBe(0);
+        });
+      }
+    }
+  }
+
+  it("refuses a bad order or an unaligned address, falls back when no block of the order is free", async () => {
+    const t = await core(L618);
+    const free0 = t.free();
+    expect(t.e.do_anonymous_folio(MM1, AV, VPN, 1)).toBe(-5); // ERR_INVAL: order 1 has no deferred list
+    expect(t.e.do_anonymous_folio(MM1, AV, VPN, 10)).toBe(-5);
+    expect(t.e.do_anonymous_folio(MM1, AV, VPN + 2, 2)).toBe(-5);
+    expect(t.free()).toBe(free0);
+    const pfns = t.allocAll();
+    t.zap(pfns.filter((p) => p % 2 === 0));
+    expect(t.e.do_anonymous_folio(MM1, AV, VPN, 2)).toBe(ERR_FALLBACK);
+    expect(t.e.last_error()).toBe(2);
+    expect(t.c.vmstat("THP_FAULT_FALLBACK")).toBe(0);
+    expect(t.e.check_free_lists()).toBe(0);
+  });
+
+  it("order 9 mapped by PTEs is the state a split PMD leaves", async () => {
+    for (const scheme of SCHEMES) {
+      const a = await core({ ...L618, scheme });
+      const b = await core({ ...L618, scheme });
+      const x = a.e.do_anonymous_folio(MM1, AV, VPN, 9);
+      const { head: y } = b.thp(MM1, VPN);
+      b.e.split_huge_pmd(y, MM1);
+      expect(x).toBe(y);
+      for (let i = 0; i < NR; i += 37) expect([a.M(x + i), a.pm(x + i), a.c.testFlag(x + i, "anon_exclusive")]).toEqual([b.M(y + i), b.pm(y + i), true]);
+      expect([a.tm(x), a.R(x), a.c.field(x + 1, "PAGE_LARGE_MAPCOUNT"), a.c.field(x + 1, "PAGE_SUBPAGES_MAPCOUNT")])
+        .toEqual([b.tm(y), b.R(y), b.c.field(y + 1, "PAGE_LARGE_MAPCOUNT"), b.c.field(y + 1, "PAGE_SUBPAGES_MAPCOUNT")]);
+      expect(a.c.mmOwners(x)).toEqual(b.c.mmOwners(y));
+    }
+  });
 });
 
 describe("the huge zero page", () => {

@@ -9,17 +9,22 @@
 // __folio_remove_rmap (L6.18). _large_mapcount itself is updated by the rmap
 // layer (rmap.ts, with the MM-owner slots under CONFIG_MM_ID) before
 // these functions run.
-import { STRUCT_PAGE_SIZE, HPAGE_PMD_NR, PAGE_MAPCOUNT, PAGE_LARGE_MAPCOUNT, VM_NR_ANON_PAGES, ENTIRELY_MAPPED } from "../layout";
-import { nth_page, PageHead, count_vm_event } from "../page";
+import { STRUCT_PAGE_SIZE, PAGE_MAPCOUNT, PAGE_LARGE_MAPCOUNT, VM_NR_ANON_PAGES, ENTIRELY_MAPPED } from "../layout";
+import { nth_page, PageHead, count_vm_event, folio_nr_pages } from "../page";
 import { touch } from "./cost";
 import { mapcount_add } from "./counters";
 import {
-  pages_mapped_add, pages_mapped_add_new_anon_rmap, pages_mapped_add_pte, pages_mapped_add_pmd,
+  pages_mapped_add, pages_mapped_add_new_anon_rmap, pages_mapped_add_new_anon_rmap_ptes, pages_mapped_add_pte, pages_mapped_add_pmd,
   pages_mapped_remove_pmd, pages_mapped_remove_rmap_pmd, pages_mapped_remove_pte, pages_mapped_page_mapcount,
 } from "./pages_mapped";
 
 export function large_add_new_anon_rmap(page: u32, compound: bool): void {
   pages_mapped_add_new_anon_rmap(page, compound);
+}
+
+/** folio_add_new_anon_rmap, !pmd_mappable: each _mapcount 0, _nr_pages_mapped = nr (_large_mapcount: rmap.ts). */
+export function large_add_new_anon_rmap_ptes(head: u32, nr: u32): void {
+  pages_mapped_add_new_anon_rmap_ptes(head, nr);
 }
 
 export function large_add_anon_rmap(page: u32, compound: bool): void {
@@ -36,7 +41,8 @@ export function large_remove_rmap(page: u32, compound: bool): i32 {
 /** __split_huge_pmd_locked: folio_add_anon_rmap_ptes(512), then folio_remove_rmap_pmd. */
 export function large_split_pmd(head: u32): void {
   let first = 0;
-  for (let i: u32 = 0; i < HPAGE_PMD_NR; i++) {
+  const n = folio_nr_pages(head);
+  for (let i: u32 = 0; i < n; i++) {
     if (mapcount_add(nth_page(head, i), 1) == 0) first++;
   }
   if (first) {

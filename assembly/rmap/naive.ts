@@ -5,19 +5,26 @@
 // _mapcount + 1, at the price of 512 atomics per PMD map and unmap.
 // total_mapcount subtracts the 511 extra counts of each PMD mapping.
 import {
-  HPAGE_PMD_NR, PAGE_MAPCOUNT, VM_NR_ANON_PAGES, VM_NR_ANON_THPS,
-  CONFIG_DEFERRED_SPLIT_UNMAPPED,
+  PAGE_MAPCOUNT, VM_NR_ANON_PAGES, VM_NR_ANON_THPS, CONFIG_DEFERRED_SPLIT_UNMAPPED,
 } from "../layout";
-import { nth_page, compound_mapcount_ptr, PageCompound, PageHead, count_vm_event, IS_ENABLED } from "../page";
+import { nth_page, compound_mapcount_ptr, PageCompound, PageHead, count_vm_event, IS_ENABLED, folio_nr_pages } from "../page";
 import { touch, touch_range } from "./cost";
-import { entire_mapcount_add, mapcount_add, add_all_subpages, sum_subpage_mapcounts, new_anon_rmap } from "./counters";
+import {
+  entire_mapcount_add, mapcount_add, add_all_subpages, sum_subpage_mapcounts, new_anon_rmap, new_anon_rmap_ptes,
+} from "./counters";
 
 export function naive_add_new_anon_rmap(page: u32, compound: bool): void {
   new_anon_rmap(page, compound);
   if (compound) { // every subpage counts the new PMD too (plain stores: nobody sees the page yet)
-    touch_range(page, HPAGE_PMD_NR);
-    for (let i: u32 = 0; i < HPAGE_PMD_NR; i++) store<i32>(nth_page(page, i) + PAGE_MAPCOUNT, 0);
+    const nr = folio_nr_pages(page);
+    touch_range(page, nr);
+    for (let i: u32 = 0; i < nr; i++) store<i32>(nth_page(page, i) + PAGE_MAPCOUNT, 0);
   }
+}
+
+/** A new large folio mapped by its nr PTEs: each page's _mapcount 0, no PMD count. */
+export function naive_add_new_anon_rmap_ptes(head: u32, nr: u32): void {
+  new_anon_rmap_ptes(head, nr, true);
 }
 
 export function naive_add_anon_rmap(page: u32, compound: bool): void {
@@ -36,7 +43,7 @@ export function naive_remove_rmap(page: u32, compound: bool): i32 {
     const nr = add_all_subpages(page, -1); // subpages now unmapped
     if (nr == 0) return 0;
     count_vm_event(VM_NR_ANON_PAGES, -nr);
-    return IS_ENABLED(CONFIG_DEFERRED_SPLIT_UNMAPPED) || nr < i32(HPAGE_PMD_NR) ? 1 : 0;
+    return IS_ENABLED(CONFIG_DEFERRED_SPLIT_UNMAPPED) || nr < i32(folio_nr_pages(page)) ? 1 : 0;
   }
   if (mapcount_add(page, -1) >= 0) return 0;
   count_vm_event(VM_NR_ANON_PAGES, -1);
@@ -53,8 +60,8 @@ export function naive_page_mapcount(page: u32): i32 {
   return load<i32>(page + PAGE_MAPCOUNT) + 1;
 }
 
-/** Σ(M[i]+1) − 511·(C+1): every PMD mapping was counted 512 times. */
+/** Σ(M[i]+1) − (nr−1)·(C+1): every PMD mapping was counted nr (512) times. */
 export function naive_total_mapcount(page: u32): i32 {
   if (!PageHead(page)) { touch(page); return load<i32>(page + PAGE_MAPCOUNT) + 1; }
-  return sum_subpage_mapcounts(page) - i32(HPAGE_PMD_NR - 1) * (load<i32>(compound_mapcount_ptr(page)) + 1);
+  return sum_subpage_mapcounts(page) - i32(folio_nr_pages(page) - 1) * (load<i32>(compound_mapcount_ptr(page)) + 1);
 }

@@ -9,12 +9,14 @@
 // when 0 < mapcount < nr_pages with no PMD map; a PMD unmap, when it was the
 // last PMD and 0 < mapcount < nr_pages remain.
 import {
-  STRUCT_PAGE_SIZE, HPAGE_PMD_NR, HPAGE_PMD_ORDER, PAGE_MAPCOUNT, PAGE_LARGE_MAPCOUNT,
+  STRUCT_PAGE_SIZE, PAGE_MAPCOUNT, PAGE_LARGE_MAPCOUNT,
   VM_NR_ANON_PAGES, VM_NR_ANON_THPS,
 } from "../layout";
-import { compound_head, compound_mapcount_ptr, PageCompound, PageHead, count_vm_event } from "../page";
+import {
+  compound_head, compound_mapcount_ptr, PageCompound, PageHead, count_vm_event, compound_order, folio_nr_pages,
+} from "../page";
 import { touch } from "./cost";
-import { entire_mapcount_add, mapcount_add, new_anon_rmap } from "./counters";
+import { entire_mapcount_add, mapcount_add, new_anon_rmap, new_anon_rmap_ptes } from "./counters";
 
 /** folio_large_mapcount (the rmap layer already applied this call's change). */
 @inline function large(head: u32): i32 { return load<i32>(head + STRUCT_PAGE_SIZE + PAGE_LARGE_MAPCOUNT) + 1; }
@@ -23,14 +25,19 @@ export function nopagemapcount_add_new_anon_rmap(page: u32, compound: bool): voi
   new_anon_rmap(page, compound);
 }
 
+/** A new large folio mapped by its nr PTEs: no per-page mapcount (_large_mapcount = nr − 1: rmap.ts). */
+export function nopagemapcount_add_new_anon_rmap_ptes(head: u32, nr: u32): void {
+  new_anon_rmap_ptes(head, nr, false);
+}
+
 export function nopagemapcount_add_anon_rmap(page: u32, compound: bool): void {
   if (compound) {
     if (entire_mapcount_add(page, 1) == 0) count_vm_event(VM_NR_ANON_THPS);
-    if (large(page) == 1) count_vm_event(VM_NR_ANON_PAGES, HPAGE_PMD_NR);
+    if (large(page) == 1) count_vm_event(VM_NR_ANON_PAGES, folio_nr_pages(page));
   } else if (PageCompound(page)) {
     const head = compound_head(page);
     touch(head + STRUCT_PAGE_SIZE);
-    if (large(head) == 1) count_vm_event(VM_NR_ANON_PAGES, HPAGE_PMD_NR); // the whole folio counts as mapped
+    if (large(head) == 1) count_vm_event(VM_NR_ANON_PAGES, folio_nr_pages(head)); // the whole folio counts as mapped
   } else if (mapcount_add(page, 1) == 0) { // a small folio keeps its _mapcount
     count_vm_event(VM_NR_ANON_PAGES);
   }
@@ -42,8 +49,8 @@ export function nopagemapcount_remove_rmap(page: u32, compound: bool): i32 {
     const c = entire_mapcount_add(page, -1);
     if (c < 0) count_vm_event(VM_NR_ANON_THPS, -1);
     const n = large(page);
-    if (n == 0) { count_vm_event(VM_NR_ANON_PAGES, -i32(HPAGE_PMD_NR)); return 0; }
-    return c < 0 && n < i32(HPAGE_PMD_NR) ? 1 : 0;
+    if (n == 0) { count_vm_event(VM_NR_ANON_PAGES, -i32(folio_nr_pages(page))); return 0; }
+    return c < 0 && n < i32(folio_nr_pages(page)) ? 1 : 0;
   }
   if (!PageCompound(page)) {
     if (mapcount_add(page, -1) < 0) count_vm_event(VM_NR_ANON_PAGES, -1);
@@ -52,8 +59,9 @@ export function nopagemapcount_remove_rmap(page: u32, compound: bool): i32 {
   const head = compound_head(page);
   touch(head + STRUCT_PAGE_SIZE);
   const n = large(head);
-  if (n == 0) { count_vm_event(VM_NR_ANON_PAGES, -i32(HPAGE_PMD_NR)); return 0; }
-  return n < i32(HPAGE_PMD_NR) && load<i32>(compound_mapcount_ptr(head)) < 0 ? 1 : 0;
+  const nr = i32(folio_nr_pages(head));
+  if (n == 0) { count_vm_event(VM_NR_ANON_PAGES, -nr); return 0; }
+  return n < nr && load<i32>(compound_mapcount_ptr(head)) < 0 ? 1 : 0;
 }
 
 /** folio_add_anon_rmap_ptes(512) + folio_remove_rmap_pmd: only the entire mapcount moves. */
@@ -71,7 +79,8 @@ export function nopagemapcount_page_mapcount(page: u32): i32 {
   if (mapcount <= 0) return 0;
   const entire = load<i32>(compound_mapcount_ptr(head)) + 1;
   if (mapcount <= entire) return entire;
-  const avg = i32((u32(mapcount - entire) + (HPAGE_PMD_NR >> 1)) >> HPAGE_PMD_ORDER) + entire;
+  const order = compound_order(head); // folio_large_order
+  const avg = i32((u32(mapcount - entire) + ((u32(1) << order) >> 1)) >> order) + entire;
   return avg > 0 ? avg : 1;
 }
 

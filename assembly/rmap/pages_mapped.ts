@@ -8,12 +8,12 @@
 // batches the counter, in when a PTE unmap queues the folio for deferred
 // split, and in how the folio's total mapcount is found.
 import {
-  STRUCT_PAGE_SIZE, HPAGE_PMD_NR, PAGE_MAPCOUNT, PAGE_SUBPAGES_MAPCOUNT, VM_NR_ANON_PAGES, VM_NR_ANON_THPS,
+  STRUCT_PAGE_SIZE, PAGE_MAPCOUNT, PAGE_SUBPAGES_MAPCOUNT, VM_NR_ANON_PAGES, VM_NR_ANON_THPS,
   COMPOUND_MAPPED, FOLIO_PAGES_MAPPED,
 } from "../layout";
-import { compound_head, compound_mapcount_ptr, PageCompound, count_vm_event } from "../page";
+import { compound_head, compound_mapcount_ptr, PageCompound, count_vm_event, folio_nr_pages } from "../page";
 import { touch } from "./cost";
-import { atomic_add_return, entire_mapcount_add, mapcount_add, new_anon_rmap } from "./counters";
+import { atomic_add_return, entire_mapcount_add, mapcount_add, new_anon_rmap, new_anon_rmap_ptes } from "./counters";
 
 @inline export function pages_mapped_ptr(head: u32): u32 { return head + STRUCT_PAGE_SIZE + PAGE_SUBPAGES_MAPCOUNT; }
 
@@ -26,6 +26,12 @@ import { atomic_add_return, entire_mapcount_add, mapcount_add, new_anon_rmap } f
 @inline export function pages_mapped_add_new_anon_rmap(page: u32, compound: bool): void {
   new_anon_rmap(page, compound);
   if (compound) store<i32>(pages_mapped_ptr(page), COMPOUND_MAPPED);
+}
+
+/** The first mappings of a new large folio by its nr PTEs: every page mapped, no PMD marker. */
+@inline export function pages_mapped_add_new_anon_rmap_ptes(head: u32, nr: u32): void {
+  new_anon_rmap_ptes(head, nr, true);
+  store<i32>(pages_mapped_ptr(head), i32(nr));
 }
 
 /** One more PTE mapping of a page; returns 1 if the page became mapped (for NR_ANON_PAGES). */
@@ -43,7 +49,7 @@ import { atomic_add_return, entire_mapcount_add, mapcount_add, new_anon_rmap } f
   const s = pages_mapped_add(head, COMPOUND_MAPPED);
   count_vm_event(VM_NR_ANON_THPS);
   // the pages not already mapped by PTEs become mapped
-  count_vm_event(VM_NR_ANON_PAGES, i32(HPAGE_PMD_NR) - (s & FOLIO_PAGES_MAPPED));
+  count_vm_event(VM_NR_ANON_PAGES, i32(folio_nr_pages(head)) - (s & FOLIO_PAGES_MAPPED));
 }
 
 /** One PMD mapping fewer: the number of pages that became unmapped (0 while a PMD still maps the THP). */
@@ -52,7 +58,7 @@ import { atomic_add_return, entire_mapcount_add, mapcount_add, new_anon_rmap } f
   count_vm_event(VM_NR_ANON_THPS, -1);
   const s = pages_mapped_add(head, -COMPOUND_MAPPED);
   if (s >= COMPOUND_MAPPED) return 0;
-  const nr = i32(HPAGE_PMD_NR) - (s & FOLIO_PAGES_MAPPED);
+  const nr = i32(folio_nr_pages(head)) - (s & FOLIO_PAGES_MAPPED);
   return nr < 0 ? 0 : nr;
 }
 
@@ -64,7 +70,7 @@ import { atomic_add_return, entire_mapcount_add, mapcount_add, new_anon_rmap } f
   const nr = pages_mapped_remove_pmd(head);
   if (nr == 0) return 0;
   count_vm_event(VM_NR_ANON_PAGES, -nr);
-  return nr < i32(HPAGE_PMD_NR) ? 1 : 0;
+  return nr < i32(folio_nr_pages(head)) ? 1 : 0;
 }
 
 /**

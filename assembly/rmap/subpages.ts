@@ -6,17 +6,22 @@
 // total_mapcount skips its 512-subpage loop when no subpage is PTE-mapped.
 // mm/rmap.c of L6.2: page_add_anon_rmap, page_add_new_anon_rmap,
 // page_remove_rmap, and the rmap half of __split_huge_pmd_locked.
-import { STRUCT_PAGE_SIZE, HPAGE_PMD_NR, PAGE_MAPCOUNT, VM_NR_ANON_PAGES, FOLIO_PAGES_MAPPED } from "../layout";
-import { nth_page, compound_mapcount_ptr, PageHead, count_vm_event } from "../page";
+import { STRUCT_PAGE_SIZE, PAGE_MAPCOUNT, VM_NR_ANON_PAGES, FOLIO_PAGES_MAPPED } from "../layout";
+import { nth_page, compound_mapcount_ptr, PageHead, count_vm_event, folio_nr_pages } from "../page";
 import { touch } from "./cost";
 import { sum_subpage_mapcounts } from "./counters";
 import {
-  pages_mapped_ptr, pages_mapped_add_new_anon_rmap, pages_mapped_add_pte, pages_mapped_add_pmd,
+  pages_mapped_ptr, pages_mapped_add_new_anon_rmap, pages_mapped_add_new_anon_rmap_ptes, pages_mapped_add_pte, pages_mapped_add_pmd,
   pages_mapped_remove_pmd, pages_mapped_remove_rmap_pmd, pages_mapped_remove_pte, pages_mapped_page_mapcount,
 } from "./pages_mapped";
 
 export function subpages_add_new_anon_rmap(page: u32, compound: bool): void {
   pages_mapped_add_new_anon_rmap(page, compound);
+}
+
+/** A new large folio mapped by its nr PTEs: each _mapcount 0, subpages_mapcount = nr. */
+export function subpages_add_new_anon_rmap_ptes(head: u32, nr: u32): void {
+  pages_mapped_add_new_anon_rmap_ptes(head, nr);
 }
 
 export function subpages_add_anon_rmap(page: u32, compound: bool): void {
@@ -34,7 +39,8 @@ export function subpages_remove_rmap(page: u32, compound: bool): i32 {
 /** L6.2 __split_huge_pmd_locked: page_add_anon_rmap on each subpage (one atomic on subpages_mapcount per page), then page_remove_rmap(compound). */
 export function subpages_split_pmd(head: u32): void {
   let nr = 0;
-  for (let i: u32 = 0; i < HPAGE_PMD_NR; i++) nr += pages_mapped_add_pte(nth_page(head, i));
+  const n = folio_nr_pages(head);
+  for (let i: u32 = 0; i < n; i++) nr += pages_mapped_add_pte(nth_page(head, i));
   count_vm_event(VM_NR_ANON_PAGES, nr);
   count_vm_event(VM_NR_ANON_PAGES, -pages_mapped_remove_pmd(head));
 }
@@ -43,7 +49,7 @@ export function subpages_page_mapcount(page: u32): i32 {
   return pages_mapped_page_mapcount(page);
 }
 
-/** total_mapcount (L6.2): (C+1), plus the 512-subpage loop only when some subpage is PTE-mapped. */
+/** total_mapcount (L6.2): (C+1), plus the loop over the folio's pages only when some subpage is PTE-mapped. */
 export function subpages_total_mapcount(page: u32): i32 {
   if (!PageHead(page)) { touch(page); return load<i32>(page + PAGE_MAPCOUNT) + 1; }
   touch(page + STRUCT_PAGE_SIZE);
