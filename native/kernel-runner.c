@@ -629,6 +629,7 @@ static void check_host(void) {
 typedef struct {
   uint64_t fault_fallback, fault_fallback_charge, collapse_alloc_failed, split_page, zero_page_alloc_failed;
   uint64_t khugepaged_collapsed;
+  uint64_t mthp_fault_fallback; /* sum of hugepages-NkB/stats/anon_fault_fallback, N < 2048 (mTHP) */
 } Counters;
 
 static void read_counters(Counters *c) {
@@ -656,6 +657,17 @@ static void read_counters(Counters *c) {
     c->khugepaged_collapsed = strtoull(s, NULL, 10);
     free(s);
   }
+  /* an mTHP fault that found no free block of its order falls back to a lower one */
+  static const int mthp_kb[] = {16, 32, 64, 128, 256, 512, 1024};
+  for (size_t i = 0; i < sizeof mthp_kb / sizeof mthp_kb[0]; i++) {
+    char path[128];
+    snprintf(path, sizeof path, "/sys/kernel/mm/transparent_hugepage/hugepages-%dkB/stats/anon_fault_fallback", mthp_kb[i]);
+    s = slurp(path, NULL);
+    if (s) {
+      c->mthp_fault_fallback += strtoull(s, NULL, 10);
+      free(s);
+    }
+  }
 }
 
 static Counters start_counters;
@@ -675,6 +687,10 @@ static const char *interference(void) {
              "thp_fault_fallback_charge +%llu): no free 2 MiB block or memcg limit",
              (unsigned long long)(now.fault_fallback - b->fault_fallback),
              (unsigned long long)(now.fault_fallback_charge - b->fault_fallback_charge));
+  else if (now.mthp_fault_fallback != b->mthp_fault_fallback)
+    snprintf(msg, sizeof msg, "interference: an mTHP fault fell back to a lower order (anon_fault_fallback +%llu): "
+             "no free block of that order",
+             (unsigned long long)(now.mthp_fault_fallback - b->mthp_fault_fallback));
   else if (now.collapse_alloc_failed != b->collapse_alloc_failed)
     snprintf(msg, sizeof msg, "interference: a THP allocation for MADV_COLLAPSE failed (thp_collapse_alloc_failed +%llu)",
              (unsigned long long)(now.collapse_alloc_failed - b->collapse_alloc_failed));

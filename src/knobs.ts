@@ -122,6 +122,23 @@ export function pmdThpAllowed(knobs: ThpKnobs, hugepage: boolean, nohugepage: bo
   return sizeAllowed(knobs["hugepages-2048kB/enabled"], knobs.enabled, hugepage);
 }
 
+/**
+ * The mTHP orders (2..8) a VMA may get on fault, highest first: the
+ * anonymous half of thp_vma_allowable_orders(…, TVA_IN_PF |
+ * TVA_ENFORCE_SYSFS, BIT(PMD_ORDER) - 1) — each size's own setting, with
+ * `inherit` following `enabled`; VM_NOHUGEPAGE forbids every size.
+ */
+export function mthpOrdersAllowed(knobs: ThpKnobs, hugepage: boolean, nohugepage: boolean): number[] {
+  if (nohugepage) return [];
+  const out: number[] = [];
+  for (let i = MTHP_SIZES_KB.length - 1; i >= 0; i--) {
+    const kb = MTHP_SIZES_KB[i];
+    const mode = (knobs as unknown as Record<string, SizeMode>)[`hugepages-${kb}kB/enabled`];
+    if (sizeAllowed(mode, knobs.enabled, hugepage)) out.push(Math.log2(kb / 4));
+  }
+  return out;
+}
+
 function sizeAllowed(mode: SizeMode, global: ThpMode, hugepage: boolean): boolean {
   switch (mode) {
     case "always": return true;

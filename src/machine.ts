@@ -5,7 +5,7 @@
 // emulated memory half-way is rolled back from a snapshot.
 import { Core, coreTrap } from "./core/frames.js";
 import { PROFILES, SCHEMES, QUIRK_NAMES, coreConfig, type KernelName, type Profile, type SchemeName, type HostQuirks } from "./profiles.js";
-import { KNOB_NAMES, isMthpKnob, parseKnob, type KnobName, type ThpKnobs } from "./knobs.js";
+import { KNOB_NAMES, parseKnob, type KnobName, type ThpKnobs } from "./knobs.js";
 import { PageTables } from "./pgtable/pagetable.js";
 import { PAGE_SIZE, PMD_SIZE, TASK_SIZE } from "./pgtable/x86_64.js";
 import type { Kernel, Mm, Process, Region, Vma } from "./mm/types.js";
@@ -376,9 +376,6 @@ function setKnob(profile: Profile, knobs: ThpKnobs, knob: string, value: string,
   if (!profile.knobs.includes(parsed.knob)) {
     const has = KNOB_NAMES.filter((n) => profile.knobs.includes(n)).join(", ");
     throw new UserError(`${what}sysfs knob '${parsed.knob}' does not exist in ${profile.name} (it has ${has})`);
-  }
-  if (isMthpKnob(parsed.knob) && parsed.value !== "never") {
-    throw new UserError(`${what}sysfs ${parsed.knob} ${parsed.value}: mTHP sizes are not emulated yet (only never)`);
   }
   (knobs as unknown as Record<string, string | number>)[parsed.knob] = parsed.value;
 }

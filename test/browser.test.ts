@@ -426,7 +426,7 @@ describe("the web page in Chromium", () => {
       "sysfs hugepages-2048kB/enabled inherit",
       "shrink",
       "dump end",
-      "sysfs hugepages-64kB/enabled always", // refused (mTHP is not emulated yet): nothing changes
+      "touch p NOPE 0 4K", // refused (no such region): nothing changes
     ].join("\n") + "\n";
     await page.goto(baseUrl + "/");
     await idle();
@@ -451,14 +451,14 @@ describe("the web page in Chromium", () => {
       seen.push(twin.m.knobs);
       await expectKnobsMatch(twin.m, twin.m.knobs, `after line ${op.line} (${op.op})`);
     }
-    expect(refused?.message).toMatch(/mTHP sizes are not emulated yet/);
+    expect(refused?.message).toMatch(/unknown region 'NOPE'/);
     expect(await page.textContent("#error")).toBe(`line ${twin.ops[twin.ops.length - 1].line}: ${refused!.message}`);
     const final = seen[seen.length - 1];
     const changed = (Object.keys(final) as KnobName[]).filter((k) => final[k] !== twin.m.profile.initialKnobs[k]).sort();
     expect(changed).toEqual(["khugepaged/max_ptes_none", "shrink_underused", "use_zero_page"]);
     expect(await page.$$eval("#knobs .knob.changed", (els) => els.map((e) => (e as HTMLElement).dataset.knobs).sort())).toEqual(changed);
     // the page's own running state matches: enabled `always` gave the unadvised VMA a THP
-    expect(await page.textContent("#observations")).toBe(formatTable(dumpOf(await runScenario(text.split("\nsysfs hugepages-64kB")[0], { kernel }), "end")).join("\n"));
+    expect(await page.textContent("#observations")).toBe(formatTable(dumpOf(await runScenario(text.split("\ntouch p NOPE")[0], { kernel }), "end")).join("\n"));
 
     // Back: the knobs as they were one operation earlier (Back first clears the refused line's error)
     await click("#back");

@@ -175,7 +175,6 @@ describe("run-time errors leave the state unchanged", () => {
     { name: "a knob 4.5 did not have", text: "sysfs enabled never\nsysfs shrink_underused 0", line: 2, msg: /sysfs knob 'shrink_underused' does not exist in linux-4.5 \(it has enabled, use_zero_page\)/, kernel: "linux-4.5" },
     { name: "per-size knobs under linux-4.5", text: "sysfs hugepages-2048kB/enabled always", line: 1, msg: /does not exist in linux-4.5/, kernel: "linux-4.5" },
     { name: "max_ptes_none under linux-4.5", text: "sysfs khugepaged/max_ptes_none 0", line: 1, msg: /does not exist in linux-4.5/, kernel: "linux-4.5" },
-    { name: "an mTHP size switched on", text: "sysfs use_zero_page 0\nsysfs hugepages-64kB/enabled inherit", line: 2, msg: /mTHP sizes are not emulated yet/ },
     { name: "an mTHP size under linux-4.5", text: "sysfs hugepages-16kB/enabled never", line: 1, msg: /does not exist in linux-4.5/, kernel: "linux-4.5" },
   ];
   for (const c of cases) {

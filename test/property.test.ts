@@ -91,7 +91,7 @@ function checkRecords(recs: ObservationRecord[], where: string): void {
     const o = orders.get(p.folio);
     if (o !== undefined && o !== p.order) throw new Error(`${where}: folio ${p.folio} has orders ${o} and ${p.order}`);
     orders.set(p.folio, p.order);
-    if (p.order !== 0 && p.order !== 9) throw new Error(`${where}: order ${p.order}`);
+    if (p.order === 1 || p.order < 0 || p.order > 9) throw new Error(`${where}: order ${p.order} (anonymous folios are order 0, 2..8 mTHP or 9)`);
     if (p.index < 0 || p.index >= 1 << p.order) throw new Error(`${where}: index ${p.index} outside order ${p.order}`);
   }
   for (const p of pages) {

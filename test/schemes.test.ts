@@ -205,6 +205,8 @@ const recorded = fs.readdirSync(dir).filter((f) => f.endsWith(".scn")).sort()
 const NO_PAGE_MAPCOUNT_MISSES: Record<string, number> = {
   "dontneed-partial-fork.scn": 2,
   "shrink-several-procs.scn": 2,
+  // the same with a 16-page mTHP: parent and child each map pages 0-7, 16 mappings of 16 pages
+  "mthp-shrink-partial-after-fork.scn": 2,
 };
 
 describe("conformance corpus under every scheme (kernel-recorded linux-6.18 output)", () => {
@@ -228,7 +230,10 @@ describe("conformance corpus under every scheme (kernel-recorded linux-6.18 outp
         expect(got.filter(before), "nopagemapcount").toEqual(averaged(expected.filter(before)));
         const after = (rs: SpecRecord[]) => rs.filter((r) => r.dump === miss && r.type === "page").map((r) => r.order);
         expect(after(expected)).toContain(0);
-        expect(after(got).every((o) => o === 9)).toBe(true);
+        // the folio the kernel split is still large here: fewer order-0 pages
+        const small = (os: (string | number | null)[]) => os.filter((o) => o === 0).length;
+        expect(small(after(got))).toBeLessThan(small(after(expected)));
+        expect(after(got).some((o) => (o as number) > 0)).toBe(true);
       }
     });
   }

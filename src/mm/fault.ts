@@ -5,10 +5,10 @@
 import type { Kernel, Mm, Vma } from "./types.js";
 import { VM_HUGEPAGE, VM_NOHUGEPAGE, VM_WRITE } from "./types.js";
 import { OomError } from "../errors.js";
-import { PMD_SIZE, _PAGE_PSE, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_SPECIAL, mkLo, mkHi } from "../pgtable/x86_64.js";
+import { PAGE_SIZE, PMD_SIZE, _PAGE_PSE, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_SPECIAL, mkLo, mkHi } from "../pgtable/x86_64.js";
 import { anonVmaPrepare, vmaPageProt } from "./vma.js";
 import { splitHugePmd, queueNewThp } from "./huge_memory.js";
-import { pmdThpAllowed } from "../knobs.js";
+import { pmdThpAllowed, mthpOrdersAllowed } from "../knobs.js";
 
 /**
  * thp_vma_allowable_order(…, TVA_IN_PF | TVA_ENFORCE_SYSFS, PMD_ORDER) under
@@ -51,11 +51,42 @@ export function handleMmFault(k: Kernel, mm: Mm, vma: Vma, addr: number, write: 
       pt.set(pte, mkLo(k.core.zeroPfn, prot.lo | _PAGE_SPECIAL), mkHi(k.core.zeroPfn, prot.nx));
       return k.core.zeroPfn;
     }
-    return mapNewAnonPage(k, mm, vma, addr, pte);
+    return doAnonymousPage(k, mm, vma, addr, pmd, pte);
   }
   if (write && !pt.writable(pte)) return doWpPage(k, mm, vma, addr, pte);
   pt.setBits(pte, _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0)); // the MMU sets A (and D)
   return pt.pfn(pte);
+}
+
+/**
+ * do_anonymous_page with alloc_anon_folio: the highest allowed mTHP order
+ * (the `hugepages-NkB/enabled` knobs, mthpOrdersAllowed) whose naturally
+ * aligned range lies inside the VMA with every PTE of it none
+ * (thp_vma_suitable_order, pte_range_none) gets a new large folio, mapped
+ * whole by PTEs (set_ptes, folio_add_new_anon_rmap of nr pages); no free
+ * block of that order falls back to the next lower one, and at the end to a
+ * 4 KiB page. Returns the PFN now mapped at `addr`.
+ */
+function doAnonymousPage(k: Kernel, mm: Mm, vma: Vma, addr: number, pmd: number, pte: number): number {
+  const orders = mthpOrdersAllowed(k.knobs, (vma.flags & VM_HUGEPAGE) !== 0, (vma.flags & VM_NOHUGEPAGE) !== 0);
+  if (orders.length === 0) return mapNewAnonPage(k, mm, vma, addr, pte);
+  const pt = k.pt;
+  const base = pt.pteTable(pmd);
+  for (const order of orders) {
+    const bytes = PAGE_SIZE << order;
+    const start = Math.floor(addr / bytes) * bytes;
+    if (start < vma.start || start + bytes > vma.end) continue;
+    const from = (start % PMD_SIZE) / PAGE_SIZE;
+    if (!pt.ptesNone(base, from, 1 << order)) continue;
+    anonVmaPrepare(k, mm, vma);
+    const head = k.core.e.do_anonymous_folio(mm.id, vma.anonVma, start / PAGE_SIZE, order);
+    if (head === -k.core.errorCode("FALLBACK")) continue;
+    if (head < 0) throw new OomError("out of memory");
+    const prot = vmaPageProt(vma);
+    pt.setPtes(base, from, 1 << order, head, prot.lo | _PAGE_DIRTY | ((vma.flags & VM_WRITE) ? _PAGE_RW : 0), prot.nx);
+    return head + (addr - start) / PAGE_SIZE;
+  }
+  return mapNewAnonPage(k, mm, vma, addr, pte);
 }
 
 /** do_anonymous_page (write): a new exclusive page, mapped writable and dirty. */

@@ -42,39 +42,43 @@ export function splitHugePmd(k: Kernel, mm: Mm, pmd: number): void {
  * every process that maps it.
  */
 export function splitFolio(k: Kernel, procs: Iterable<Process>, head: number): void {
-  const blk = Math.floor(k.core.pageIndex(head) / 512);
   const live = [...procs].filter((p) => p.alive);
-  for (const p of live) {
-    const pmd = k.pt.pmdOffset(p.mm, blk, false);
-    if (pmd >= 0 && k.pt.pmdTransHuge(pmd) && k.pt.pfn(pmd) === head) splitHugePmd(k, p.mm, pmd);
+  if (k.core.folioOrder(head) === 9) {
+    const blk = Math.floor(k.core.pageIndex(head) / 512);
+    for (const p of live) {
+      const pmd = k.pt.pmdOffset(p.mm, blk, false);
+      if (pmd >= 0 && k.pt.pmdTransHuge(pmd) && k.pt.pfn(pmd) === head) splitHugePmd(k, p.mm, pmd);
+    }
   }
   if (k.profile.splitRemapsZeroPages) {
-    remapZeroSubpages(k, live, head, blk);
-    // every subpage was zero-filled: the THP went with its last mapping
+    remapZeroSubpages(k, live, head);
+    // every subpage was zero-filled: the folio went with its last mapping
     if (k.core.refcount(head) === 0 || !k.core.testFlag(head, "head")) return;
   }
-  if (k.core.needsSplitCounts) countSubpageMappings(k, live, head, blk); // no per-page mapcounts: freeze_page's walk
+  if (k.core.needsSplitCounts) countSubpageMappings(k, live, head); // no per-page mapcounts: freeze_page's walk
   const rc = k.core.e.split_huge_page(head);
   if (rc < 0) throw new InternalError(`BUG: split_huge_page refused a THP with no extra pins (pfn ${head})`);
 }
 
 /**
- * The PTEs of the processes' tables for block `blk` that map a subpage of
- * the folio at `head` (not special, present or PROT_NONE): fn(process,
- * slot, subpage index). An anonymous subpage i can only be mapped at page
- * blk*512+i of each process.
+ * The PTEs in the processes' tables that map a subpage of the large folio
+ * at `head` (not special, present or PROT_NONE): fn(process, slot, subpage
+ * index). An anonymous page never moves: subpage i can only be mapped at
+ * virtual page page->index + i, in every process.
  */
-function forEachSubpagePte(k: Kernel, live: Process[], head: number, blk: number,
+function forEachSubpagePte(k: Kernel, live: Process[], head: number,
   fn: (p: Process, pte: number, i: number) => void): void {
   const pt = k.pt;
+  const vpn = k.core.pageIndex(head);
+  const nr = 1 << k.core.folioOrder(head);
+  const blk = Math.floor(vpn / 512), i0 = vpn % 512;
   for (const p of live) {
     const base = pt.pteTableOf(p.mm, blk);
     if (base < 0) continue;
-    for (let i = 0; i < 512; i++) {
-      const pte = pt.nth(base, i);
+    for (let i = 0; i < nr; i++) {
+      const pte = pt.nth(base, i0 + i);
       if (pt.none(pte) || pt.pteSpecial(pte)) continue;
-      const pfn = pt.pfn(pte);
-      if (pfn >= head && pfn < head + 512) fn(p, pte, pfn - head);
+      if (pt.pfn(pte) === head + i) fn(p, pte, i);
     }
   }
 }
@@ -86,10 +90,10 @@ function forEachSubpagePte(k: Kernel, live: Process[], head: number, blk: number
  * migration entries) and counting them again on unfreeze: count those PTEs
  * into scratch[0..511] and flag them for the core's next split.
  */
-function countSubpageMappings(k: Kernel, live: Process[], head: number, blk: number): void {
+function countSubpageMappings(k: Kernel, live: Process[], head: number): void {
   const core = k.core;
   core.scratchClear(512);
-  forEachSubpagePte(k, live, head, blk, (_p, pte, i) => {
+  forEachSubpagePte(k, live, head, (_p, pte, i) => {
     if (k.pt.ptePresent(pte)) core.scratchSet(i, core.scratchGet(i) + 1);
   });
   core.setSplitCounts();
@@ -101,12 +105,12 @@ function countSubpageMappings(k: Kernel, live: Process[], head: number, blk: num
  * instead (try_to_map_unused_to_zeropage), in every process; the subpage
  * loses that mapping and is freed by the split.
  */
-function remapZeroSubpages(k: Kernel, live: Process[], head: number, blk: number): void {
+function remapZeroSubpages(k: Kernel, live: Process[], head: number): void {
   const core = k.core;
   const pt = k.pt;
   for (const p of live) {
     let n = 0;
-    forEachSubpagePte(k, [p], head, blk, (_p, pte, i) => {
+    forEachSubpagePte(k, [p], head, (_p, pte, i) => {
       if (core.testFlag(head + i, "nonzero")) return;
       const lo = pt.lo(pte), hi = pt.hi(pte);
       pt.set(pte, mkLo(core.zeroPfn, (lo & 0xfff & ~_PAGE_RW & ~_PAGE_DIRTY) | _PAGE_SPECIAL), mkHi(core.zeroPfn, (hi & _PAGE_NX_HI) !== 0));
@@ -162,7 +166,8 @@ function deferredSplitScan(k: Kernel, procs: Iterable<Process>): number {
   let split = 0;
   for (const head of heads) {
     if (!core.e.folio_test_partially_mapped(head)) {
-      if (!k.profile.thpShrinkUnderused || maxNone === 511 || !core.e.thp_underused(head, maxNone)) {
+      // the underused rule is for PMD-size THPs only (mTHPs are never queued at birth)
+      if (!k.profile.thpShrinkUnderused || maxNone === 511 || core.folioOrder(head) !== 9 || !core.e.thp_underused(head, maxNone)) {
         core.e.deferred_split_dequeue(head);
         continue;
       }

@@ -118,6 +118,26 @@ export class PageTables {
     return n;
   }
 
+  /** pte_range_none: entries [from, from + n) of the table at `base` are all none. */
+  ptesNone(base: number, from: number, n: number): boolean {
+    const u32 = this.v();
+    for (let i = from; i < from + n; i++) {
+      const slot = base + (i << 1);
+      if (u32[slot] !== 0 || u32[slot + 1] !== 0) return false;
+    }
+    return true;
+  }
+
+  /** set_ptes: entries [from, from + n) map PFNs pfn, pfn+1, … with the same low flag bits and NX. */
+  setPtes(base: number, from: number, n: number, pfn: number, flags: number, nx: boolean): void {
+    const u32 = this.v();
+    for (let i = 0; i < n; i++) {
+      const slot = base + ((from + i) << 1);
+      u32[slot] = mkLo(pfn + i, flags);
+      u32[slot + 1] = mkHi(pfn + i, nx);
+    }
+  }
+
   /**
    * Fill all 512 entries of the table at `base` with PFNs pfn, pfn+step, …
    * and the same low flag bits and NX (the PTEs a PMD split leaves behind).

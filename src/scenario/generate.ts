@@ -37,8 +37,8 @@ export const WEIGHTS: [string, number][] = [
 
 /**
  * The knob changes the generator picks from: every value of the PMD-size
- * knobs, and max_ptes_none values around the underused shrinker's edges
- * (mTHP sizes stay `never` until they are emulated).
+ * knobs, max_ptes_none values around the underused shrinker's edges, and
+ * every mode of every mTHP size.
  */
 const KNOB_CHOICES: [KnobName, string][] = [
   ["enabled", "always"], ["enabled", "madvise"], ["enabled", "never"],
@@ -49,6 +49,9 @@ const KNOB_CHOICES: [KnobName, string][] = [
   ["khugepaged/max_ptes_none", "0"], ["khugepaged/max_ptes_none", "1"], ["khugepaged/max_ptes_none", "64"],
   ["khugepaged/max_ptes_none", "256"], ["khugepaged/max_ptes_none", "500"], ["khugepaged/max_ptes_none", "510"],
   ["khugepaged/max_ptes_none", "511"],
+  // multi-size THP: the sizes the kernel tests most, each in every mode
+  ...(["16", "64", "256", "1024", "32", "128", "512"] as const).flatMap((kb) =>
+    (["always", "inherit", "madvise", "never"] as const).map((v): [KnobName, string] => [`hugepages-${kb}kB/enabled` as KnobName, v])),
 ];
 
 export interface BuildOptions {
