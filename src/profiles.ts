@@ -58,6 +58,14 @@ export interface Profile {
    */
   readFaultHugeZeroPage: boolean;
   /**
+   * alloc_anon_folio of this build with its `anon_beside_full` knob at 1 (a
+   * build-specific file the scenario language does not set; `thpemu probe`
+   * reads it): an mTHP of order n is allocated only when an aligned
+   * neighbouring range of the same size (below or above, in the same VMA and
+   * the same PTE table) has every PTE populated; else the next lower order.
+   */
+  mthpBesideFull: boolean;
+  /**
    * 6.12+ underused-THP shrinker: a newly faulted or collapsed THP is queued
    * for deferred split (deferred_split_folio(folio, false)) while
    * shrink_underused is 1, and deferred_split_scan splits a fully mapped
@@ -72,8 +80,8 @@ export interface Profile {
 }
 
 /** What a host kernel build may do differently from its profile, found by live experiments (`thpemu probe`). */
-export type HostQuirks = Pick<Profile, "readFaultZeroPage" | "readFaultHugeZeroPage" | "splitRemapsZeroPages">;
-export const QUIRK_NAMES: (keyof HostQuirks)[] = ["readFaultZeroPage", "readFaultHugeZeroPage", "splitRemapsZeroPages"];
+export type HostQuirks = Pick<Profile, "readFaultZeroPage" | "readFaultHugeZeroPage" | "splitRemapsZeroPages" | "mthpBesideFull">;
+export const QUIRK_NAMES: (keyof HostQuirks)[] = ["readFaultZeroPage", "readFaultHugeZeroPage", "splitRemapsZeroPages", "mthpBesideFull"];
 
 export const PROFILES: Record<KernelName, Profile> = {
   "linux-6.18": {
@@ -90,6 +98,7 @@ export const PROFILES: Record<KernelName, Profile> = {
     scheme: "large",
     readFaultZeroPage: true,
     readFaultHugeZeroPage: true,
+    mthpBesideFull: false,
     thpShrinkUnderused: true,
     knobs: KNOB_NAMES,
     initialKnobs: REFERENCE_KNOBS,
@@ -108,6 +117,7 @@ export const PROFILES: Record<KernelName, Profile> = {
     scheme: "doublemap",
     readFaultZeroPage: true,
     readFaultHugeZeroPage: true,
+    mthpBesideFull: false,
     thpShrinkUnderused: false,
     // 4.5 had /sys/kernel/mm/transparent_hugepage/{enabled,use_zero_page} only
     knobs: ["enabled", "use_zero_page"],

@@ -49,6 +49,27 @@ describe("conformance corpus: emulator vs recorded kernel output", () => {
   }
 });
 
+// This build's anon_beside_full=1 (test/conformance-mthp/): the mthp-*.scn scenarios recorded with it
+// on, replayed under the mthpBesideFull quirk their header implies.
+const besideDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "conformance-mthp");
+const beside = fs.readdirSync(besideDir).filter((f) => /^anon-beside-full-1-.*\.expected\.jsonl$/.test(f)).sort();
+
+describe("mTHP under this build's anon_beside_full=1 (recorded with it set by hand)", () => {
+  it("has a recording for every mthp-*.scn", () => {
+    expect(beside.length).toBe(scenarios.filter((f) => f.startsWith("mthp-")).length);
+  });
+  for (const f of beside) {
+    const scn = `mthp-${f.replace(/^anon-beside-full-1-/, "").replace(/\.expected\.jsonl$/, "")}.scn`;
+    it(scn, async () => {
+      const recording = parseJsonl(fs.readFileSync(path.join(besideDir, f), "utf8"));
+      const machine = recordedMachine(recording);
+      expect(machine.quirks?.mthpBesideFull).toBe(true);
+      const got = await runScenario(fs.readFileSync(path.join(dir, scn), "utf8"), { file: scn, ...machine, check: true });
+      expect(compareRecords(specRecords(recording), got).map(formatDifference)).toEqual([]);
+    });
+  }
+});
+
 const host = hostCanServe();
 const cc = findCompiler() !== null;
 const skipReason = !host.ok ? `host cannot serve: ${host.reason}` : !cc ? "no C compiler (cc, gcc, clang)" : "";

@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { Machine, UserError } from "../src/machine.js";
-import { KNOB_NAMES, REFERENCE_KNOBS, parseKnob, pmdThpAllowed, type ThpKnobs } from "../src/knobs.js";
+import { KNOB_NAMES, REFERENCE_KNOBS, parseKnob, pmdThpAllowed, mthpOrdersAllowed, type ThpKnobs } from "../src/knobs.js";
 import { PROFILES } from "../src/profiles.js";
 import { knobFileValue, probeHost, resolveTarget } from "../src/kernel/probe.js";
 import { hostCanServe, findCompiler } from "../src/kernel/runner.js";
@@ -165,6 +165,30 @@ describe("sysfs lines in the emulator", () => {
       expect(() => parseKnob(k, "bogus")).toThrow(/bad value 'bogus'/);
     }
     expect(PROFILES["linux-4.5"].knobs).toEqual(["enabled", "use_zero_page"]);
+  });
+});
+
+describe("mTHP on fault (alloc_anon_folio)", () => {
+  it("orders by each size's setting: inherit follows enabled, madvise needs MADV_HUGEPAGE, nothp forbids all", () => {
+    const k = { ...REFERENCE_KNOBS, "hugepages-64kB/enabled": "inherit", "hugepages-16kB/enabled": "madvise", "hugepages-1024kB/enabled": "always" } as ThpKnobs;
+    expect(mthpOrdersAllowed(k, false, false)).toEqual([8]);
+    expect(mthpOrdersAllowed(k, true, false)).toEqual([8, 4, 2]);
+    expect(mthpOrdersAllowed({ ...k, enabled: "always" }, false, false)).toEqual([8, 4]);
+    expect(mthpOrdersAllowed({ ...k, enabled: "never" }, true, false)).toEqual([8, 2]);
+    expect(mthpOrdersAllowed(k, true, true)).toEqual([]);
+  });
+  it("the highest order whose aligned range fits in the VMA with every PTE none; a read maps the zero page", async () => {
+    const m = await m618({ knobs: { "hugepages-64kB/enabled": "always", "hugepages-16kB/enabled": "always" } });
+    const r = runOn(m, "spawn p\nmmap p A 96K\ntouch p A 4K 4K read\ntouch p A 0 96K\ndump");
+    // the zero page at page 1 spoils both 0-15 (64K) and 0-3 (16K): pages 0-3 are order 0 (page 1 the
+    // zero page's COW copy); 4-15 and 16-23 get 16K folios (64K would reach past 4-15's alignment or the VMA)
+    expect(runs(pagesOf(r, "p", "A"))).toEqual(["0-3:F/0:1", "4-23:F/2:1"]);
+  });
+  it("anon_beside_full (mthpBesideFull): an mTHP only beside a fully populated range of its size", async () => {
+    const m = await m618({ knobs: { "hugepages-16kB/enabled": "always" }, quirks: { mthpBesideFull: true } });
+    const r = runOn(m, "spawn p\nmmap p A 64K\ntouch p A 16K 16K\ntouch p A 0 4K\ntouch p A 48K 4K\ndump");
+    // 4-7 written first: no full neighbour, order 0 x4; page 0: 4-7 above is full, order 2; page 12: 8-11 empty, 16-19 outside
+    expect(runs(pagesOf(r, "p", "A"), true)).toEqual(["0-3:F1/2:1", "4-4:F2/0:1", "5-5:F3/0:1", "6-6:F4/0:1", "7-7:F5/0:1", "12-12:F6/0:1"]);
   });
 });
 

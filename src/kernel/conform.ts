@@ -54,6 +54,8 @@ export interface RecordedHost {
   version?: string;
   knobs?: Partial<ThpKnobs>;
   quirks?: Partial<HostQuirks>;
+  /** Older recordings named this build's own settings here (anon_beside_full before it became a quirk). */
+  unmodelledKnobs?: Record<string, string>;
 }
 
 /**
@@ -63,7 +65,10 @@ export interface RecordedHost {
  */
 export function recordedMachine(records: readonly unknown[]): MachineOptions {
   const h = records.find((r) => (r as { type?: string })?.type === "host") as RecordedHost | undefined;
-  return h ? { kernel: "linux-6.18", knobs: h.knobs, quirks: h.quirks } : { kernel: "linux-6.18" };
+  if (!h) return { kernel: "linux-6.18" };
+  const quirks = { ...h.quirks };
+  if (h.unmodelledKnobs?.anon_beside_full !== undefined) quirks.mthpBesideFull = h.unmodelledKnobs.anon_beside_full === "1";
+  return { kernel: "linux-6.18", knobs: h.knobs, quirks };
 }
 
 /** JSONL text → records (blank lines skipped). */

@@ -27,7 +27,7 @@ export interface HostProbe {
   missingKnobs: KnobName[];
   /** Files under transparent_hugepage/ the emulator does not model, with their values (for the record). */
   unmodelledKnobs: Record<string, string>;
-  /** Measured behaviour (docs/host.md). */
+  /** Measured behaviour, and this build's `anon_beside_full` setting (docs/host.md). */
   quirks: HostQuirks;
   /** Whether `quirks` came from the cache of this build (false: measured now). */
   quirksCached: boolean;
@@ -59,8 +59,22 @@ function readKnobs(): { knobs: ThpKnobs; missing: KnobName[] } {
   return { knobs: knobs as unknown as ThpKnobs, missing };
 }
 
-/** Read-only statistics and constants, not settings. */
-const COUNTERS = ["hpage_pmd_size", "khugepaged/full_scans", "khugepaged/pages_collapsed"];
+/** Read-only statistics and constants, not settings; and the build-specific file modelled as a quirk. */
+const BESIDE_FULL = "anon_beside_full";
+const COUNTERS = ["hpage_pmd_size", "khugepaged/full_scans", "khugepaged/pages_collapsed", BESIDE_FULL];
+
+/** A file under transparent_hugepage/, or null where the build has none. */
+function readOptional(rel: string): string | null {
+  try {
+    return knobFileValue(fs.readFileSync(path.join(THP, rel), "utf8"));
+  } catch {
+    return null;
+  }
+}
+
+function pick<T extends object>(o: T, keys: string[]): Partial<T> {
+  return Object.fromEntries(keys.map((k) => [k, (o as Record<string, unknown>)[k]])) as Partial<T>;
+}
 
 /** Plain knob files (top level and khugepaged/) that are not modelled, e.g. defrag or a build's own. */
 function readUnmodelled(): Record<string, string> {
@@ -93,7 +107,7 @@ const PIN = [
   "sysfs shrink_underused 1", "sysfs khugepaged/max_ptes_none 511",
 ];
 interface Rec { type: string; region?: string; page?: number; folio?: string; order?: number }
-const EXPERIMENTS: Record<keyof HostQuirks, { lines: string[]; judge: (recs: Rec[]) => boolean }> = {
+const EXPERIMENTS: Record<Exclude<keyof HostQuirks, "mthpBesideFull">, { lines: string[]; judge: (recs: Rec[]) => boolean }> = {
   // do_anonymous_page: a read of a never-touched page outside any THP block
   readFaultZeroPage: {
     lines: ["spawn p", "mmap p A 8192 nothp", "touch p A 0 8192 read", "dump"],
@@ -119,9 +133,9 @@ function pagesOf(recs: Rec[], region: string): Rec[] {
   return recs.filter((r) => r.type === "page" && r.region === region);
 }
 
-async function measureQuirks(): Promise<HostQuirks> {
-  const quirks = {} as HostQuirks;
-  for (const name of QUIRK_NAMES) {
+async function measureQuirks(): Promise<Omit<HostQuirks, "mthpBesideFull">> {
+  const quirks = {} as Omit<HostQuirks, "mthpBesideFull">;
+  for (const name of Object.keys(EXPERIMENTS) as (keyof typeof EXPERIMENTS)[]) {
     const ex = EXPERIMENTS[name];
     const r = await runOnKernel([...PIN, ...mthpOff(), ...ex.lines].join("\n") + "\n");
     if (r.status !== "ok") {
@@ -156,11 +170,13 @@ export async function probeHost(opts: { refresh?: boolean } = {}): Promise<HostP
   try { version = fs.readFileSync("/proc/version", "utf8").trim(); } catch { /* not fatal */ }
   const { knobs, missing } = readKnobs();
   const cacheFile = path.join(cacheDir(), `host-${buildKey(release, version)}.json`);
-  let quirks: HostQuirks | null = null;
+  let quirks: Omit<HostQuirks, "mthpBesideFull"> | null = null;
   if (!opts.refresh) {
     try {
       const c = JSON.parse(fs.readFileSync(cacheFile, "utf8")) as { quirks?: Record<string, unknown> };
-      if (c.quirks && QUIRK_NAMES.every((q) => typeof c.quirks![q] === "boolean")) quirks = c.quirks as unknown as HostQuirks;
+      if (c.quirks && Object.keys(EXPERIMENTS).every((q) => typeof c.quirks![q] === "boolean")) {
+        quirks = c.quirks as unknown as Omit<HostQuirks, "mthpBesideFull">;
+      }
     } catch {
       // no cache yet
     }
@@ -177,7 +193,12 @@ export async function probeHost(opts: { refresh?: boolean } = {}): Promise<HostP
       // an unwritable cache only costs a new measurement next time
     }
   }
-  return { release, version, knobs, missingKnobs: missing, unmodelledKnobs: readUnmodelled(), quirks, quirksCached: cached };
+  // a build's own setting, read now like the knobs (it can change at any time)
+  const mthpBesideFull = readOptional(BESIDE_FULL) === "1";
+  return {
+    release, version, knobs, missingKnobs: missing, unmodelledKnobs: readUnmodelled(),
+    quirks: { ...pick(quirks, Object.keys(EXPERIMENTS)), mthpBesideFull } as HostQuirks, quirksCached: cached,
+  };
 }
 
 /**

@@ -78,6 +78,7 @@ function doAnonymousPage(k: Kernel, mm: Mm, vma: Vma, addr: number, pmd: number,
     if (start < vma.start || start + bytes > vma.end) continue;
     const from = (start % PMD_SIZE) / PAGE_SIZE;
     if (!pt.ptesNone(base, from, 1 << order)) continue;
+    if (k.profile.mthpBesideFull && !neighbourFull(k, vma, base, start, order)) continue;
     anonVmaPrepare(k, mm, vma);
     const head = k.core.e.do_anonymous_folio(mm.id, vma.anonVma, start / PAGE_SIZE, order);
     if (head === -k.core.errorCode("FALLBACK")) continue;
@@ -87,6 +88,21 @@ function doAnonymousPage(k: Kernel, mm: Mm, vma: Vma, addr: number, pmd: number,
     return head + (addr - start) / PAGE_SIZE;
   }
   return mapNewAnonPage(k, mm, vma, addr, pte);
+}
+
+/**
+ * The anon_beside_full build quirk (Profile.mthpBesideFull): the aligned
+ * range of the same size below or above [start, start + size) lies in the
+ * VMA and in the same PTE table, and every PTE of it is populated.
+ */
+function neighbourFull(k: Kernel, vma: Vma, base: number, start: number, order: number): boolean {
+  const bytes = PAGE_SIZE << order;
+  const blk = Math.floor(start / PMD_SIZE);
+  for (const n of [start - bytes, start + bytes]) {
+    if (n < vma.start || n + bytes > vma.end || Math.floor(n / PMD_SIZE) !== blk) continue;
+    if (k.pt.ptesAllSet(base, (n % PMD_SIZE) / PAGE_SIZE, 1 << order)) return true;
+  }
+  return false;
 }
 
 /** do_anonymous_page (write): a new exclusive page, mapped writable and dirty. */

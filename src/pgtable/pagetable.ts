@@ -128,6 +128,16 @@ export class PageTables {
     return true;
   }
 
+  /** Entries [from, from + n) of the table at `base` are all populated (none of them is none). */
+  ptesAllSet(base: number, from: number, n: number): boolean {
+    const u32 = this.v();
+    for (let i = from; i < from + n; i++) {
+      const slot = base + (i << 1);
+      if (u32[slot] === 0 && u32[slot + 1] === 0) return false;
+    }
+    return true;
+  }
+
   /** set_ptes: entries [from, from + n) map PFNs pfn, pfn+1, … with the same low flag bits and NX. */
   setPtes(base: number, from: number, n: number, pfn: number, flags: number, nx: boolean): void {
     const u32 = this.v();
