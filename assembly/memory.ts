@@ -9,11 +9,14 @@ import {
   VM_THP_COLLAPSE_ALLOC, G_RESULT1,
 } from "./layout";
 import {
-  pfn_to_page, compound_head, PageCompound, set_error, count_vm_event, IS_ENABLED, test_bit,
-  set_bit, page_ref_add,
+  pfn_to_page, page_to_pfn, nth_page, compound_head, PageCompound, set_error, count_vm_event, IS_ENABLED, test_bit,
+  set_bit, page_ref_add, folio_nr_pages,
 } from "./page";
 import { alloc_pages, pte_alloc_one, __free_pages } from "./page_alloc";
-import { page_add_new_anon_rmap, folio_add_new_anon_rmap_ptes, page_dup_rmap, page_remove_rmap, page_mapcount, split_huge_pmd_rmap } from "./rmap";
+import {
+  page_add_new_anon_rmap, folio_add_new_anon_rmap_ptes, page_dup_rmap, page_remove_rmap, page_mapcount, split_huge_pmd_rmap,
+  rmap_batches_ptes, folio_dup_anon_rmap_ptes, folio_remove_rmap_ptes,
+} from "./rmap";
 import { thp_alloc, large_folio_alloc, get_page, put_page } from "./huge_memory";
 import { large_mapcount_raw, folio_maybe_mapped_shared_bit } from "./mm_id";
 
@@ -93,23 +96,59 @@ export function alloc_thp_pmd_mapped(mm: u32, av: u32, vpn: f64, collapse: bool)
 }
 
 /**
- * zap_pte_range's per-PTE work for `n` PFNs in scratch: unmap, drop the
- * reference. The PFNs may be pages of large folios of any order.
+ * folio_pte_batch over scratch[i..n): how many entries from i map consecutive
+ * pages of the same large folio (the host lists PFNs in PTE order, so
+ * consecutive entries are consecutive PTEs of one table). 1 for a small page,
+ * or when the scheme's kernel did the rmap page by page (rmap_batches_ptes).
+ */
+function pte_batch(i: u32, n: u32): u32 {
+  const pfn = scratch(i);
+  const page = pfn_to_page(pfn);
+  if (!PageCompound(page) || !rmap_batches_ptes()) return 1;
+  const head = compound_head(page);
+  const end = page_to_pfn(head) + folio_nr_pages(head); // first PFN past the folio
+  let nr: u32 = 1;
+  while (i + nr < n && pfn + nr < end && scratch(i + nr) == pfn + nr) nr++;
+  return nr;
+}
+
+/**
+ * zap_pte_range's work for `n` PFNs in scratch: unmap, drop the reference.
+ * The PFNs may be pages of large folios of any order; a run of them in one
+ * folio is one zap_present_folio_ptes: folio_remove_rmap_ptes(folio, page,
+ * nr) under the 6.11+ schemes, page_remove_rmap per page before.
  */
 export function zap_pte_batch(n: u32, mm: u32): void {
-  for (let i: u32 = 0; i < n; i++) {
+  let i: u32 = 0;
+  while (i < n) {
     const page = pfn_to_page(scratch(i));
-    page_remove_rmap(page, false, mm);
-    put_page(page);
+    const nr = pte_batch(i, n);
+    if (nr == 1) page_remove_rmap(page, false, mm);
+    else folio_remove_rmap_ptes(page, nr, mm);
+    for (let j: u32 = 0; j < nr; j++) put_page(nth_page(page, j));
+    i += nr;
   }
 }
 
-/** copy_one_pte's per-PTE work for `n` PFNs in scratch: get_page + page_dup_rmap. */
+/**
+ * copy_pte_range's work for `n` PFNs in scratch: get_page + page_dup_rmap
+ * per page; a run in one large folio is one copy_present_ptes batch under
+ * the 6.11+ schemes: folio_ref_add(folio, nr) +
+ * folio_try_dup_anon_rmap_ptes(folio, page, nr).
+ */
 export function dup_pte_batch(n: u32, mm: u32): void {
-  for (let i: u32 = 0; i < n; i++) {
+  let i: u32 = 0;
+  while (i < n) {
     const page = pfn_to_page(scratch(i));
-    get_page(page);
-    page_dup_rmap(page, false, mm);
+    const nr = pte_batch(i, n);
+    if (nr == 1) {
+      get_page(page);
+      page_dup_rmap(page, false, mm);
+    } else {
+      page_ref_add(compound_head(page), i32(nr));
+      folio_dup_anon_rmap_ptes(page, nr, mm);
+    }
+    i += nr;
   }
 }
 

@@ -33,12 +33,13 @@ import {
   subpages_page_mapcount, subpages_total_mapcount,
 } from "./rmap/subpages";
 import {
-  large_add_new_anon_rmap, large_add_new_anon_rmap_ptes, large_add_anon_rmap, large_remove_rmap, large_split_pmd,
-  large_page_mapcount, large_total_mapcount,
+  large_add_new_anon_rmap, large_add_new_anon_rmap_ptes, large_add_anon_rmap, large_add_anon_rmap_ptes, large_remove_rmap,
+  large_remove_rmap_ptes, large_split_pmd, large_page_mapcount, large_total_mapcount,
 } from "./rmap/large";
 import {
-  nopagemapcount_add_new_anon_rmap, nopagemapcount_add_new_anon_rmap_ptes, nopagemapcount_add_anon_rmap, nopagemapcount_remove_rmap,
-  nopagemapcount_split_pmd, nopagemapcount_page_mapcount, nopagemapcount_total_mapcount,
+  nopagemapcount_add_new_anon_rmap, nopagemapcount_add_new_anon_rmap_ptes, nopagemapcount_add_anon_rmap,
+  nopagemapcount_add_anon_rmap_ptes, nopagemapcount_remove_rmap, nopagemapcount_remove_rmap_ptes, nopagemapcount_split_pmd,
+  nopagemapcount_page_mapcount, nopagemapcount_total_mapcount,
 } from "./rmap/nopagemapcount";
 import { folio_set_large_mapcount, folio_add_large_mapcount, folio_sub_large_mapcount } from "./mm_id";
 import { deferred_split_folio } from "./huge_memory";
@@ -136,6 +137,53 @@ export function page_dup_rmap(page: u32, compound: bool, mm: u32): void {
   }
   clear_bit(page, PG_anon_exclusive);
   cost_end(prev);
+}
+
+/**
+ * Whether the scheme's kernel updates the rmap of a PTE batch (folio_pte_batch:
+ * consecutive PTEs mapping consecutive pages of one large folio) in one call:
+ * 6.11+ (large) and 6.15+ (nopagemapcount) do (folio_try_dup_anon_rmap_ptes,
+ * folio_remove_rmap_ptes); 4.5 (doublemap), 6.2 (subpages) and naive did it
+ * page by page (page_dup_rmap / page_remove_rmap).
+ */
+export function rmap_batches_ptes(): bool { return scheme_has_large(); }
+
+/**
+ * folio_try_dup_anon_rmap_ptes(folio, page, nr) at fork (copy_present_ptes,
+ * 6.11+): `nr` consecutive pages of one large folio from `page` get one more
+ * PTE mapping each. Per page: PG_anon_exclusive cleared and, with per-page
+ * mapcounts (CONFIG_PAGE_MAPCOUNT: the large scheme), atomic_inc of its
+ * _mapcount; then ONE folio_add_large_mapcount(folio, nr) (MM-owner slots
+ * included). Only schemes with rmap_batches_ptes() call this.
+ */
+export function folio_dup_anon_rmap_ptes(page: u32, nr: u32, mm: u32): void {
+  const prev = cost_begin(COST_DUP);
+  const head = compound_head(page);
+  large_add(head, i32(nr), mm);
+  if (scheme() == SCHEME_LARGE) large_add_anon_rmap_ptes(head, page, nr);
+  else nopagemapcount_add_anon_rmap_ptes(head, nr);
+  for (let i: u32 = 0; i < nr; i++) clear_bit(nth_page(page, i), PG_anon_exclusive);
+  cost_end(prev);
+}
+
+/**
+ * folio_remove_rmap_ptes(folio, page, nr) (zap_present_folio_ptes, 6.11+):
+ * ONE folio_sub_large_mapcount(folio, nr), then the scheme's batch (large:
+ * per-page _mapcount decrements and ONE atomic_sub_return of the pages that
+ * became unmapped on _nr_pages_mapped; nopagemapcount: nothing per page),
+ * and deferred split queueing decided once for the whole batch: a batch
+ * that unmaps the whole folio does not queue it. Only schemes with
+ * rmap_batches_ptes() call this.
+ */
+export function folio_remove_rmap_ptes(page: u32, nr: u32, mm: u32): void {
+  const prev = cost_begin(COST_REMOVE);
+  const head = compound_head(page);
+  large_sub(head, i32(nr), mm);
+  const queue = scheme() == SCHEME_LARGE
+    ? large_remove_rmap_ptes(head, page, nr)
+    : nopagemapcount_remove_rmap_ptes(head);
+  cost_end(prev);
+  if (queue) deferred_split_folio(head, true);
 }
 
 /** page_remove_rmap (+ deferred_split_folio(folio, true) when the scheme finds the folio partially mapped). */

@@ -665,6 +665,152 @@ describe("multi-size THP: PTE-mapped large folios of order 2..9 (do_anonymous_fo
   });
 });
 
+describe("PTE batches of a large folio (folio_pte_batch): one rmap call per run under 6.11+", () => {
+  // zap_pte_batch / dup_pte_batch get PFNs in PTE order; a run of consecutive
+  // pages of one large folio is one zap_present_folio_ptes / copy_present_ptes
+  // batch. 6.11+ (large) and 6.15+ (nopagemapcount) update the rmap once per
+  // batch; 6.2 (subpages), 4.5 (doublemap) and naive did it page by page.
+  const VPN = 0x40000;
+  const ORDER = 4, N = 16;
+  const run = (pfn: number, n: number) => Array.from({ length: n }, (_, i) => pfn + i);
+  async function bcore(scheme: CoreScheme) {
+    const t = await core({ ...L618, scheme });
+    const a = t.e.do_anonymous_folio(MM1, AV, VPN, ORDER);
+    expect(a).toBeGreaterThan(0);
+    return { t, a };
+  }
+  const cost = (t: T, op: "add_new" | "dup" | "remove") => {
+    const c = t.c.costs()[op];
+    return [c.calls, c.atomics, c.pagesTouched];
+  };
+
+  it("do_anonymous_folio's folio_add_new_anon_rmap is one call of plain stores", async () => {
+    // !folio_test_pmd_mappable branch: atomic_set(&page->_mapcount, 0) per page
+    // (CONFIG_PAGE_MAPCOUNT), folio_set_large_mapcount, atomic_set(_nr_pages_mapped):
+    // no read-modify-write at all. large writes all 16 struct pages (H[1] is page 1);
+    // nopagemapcount the head and H[1] only.
+    for (const [scheme, want] of [["large", [1, 0, N]], ["nopagemapcount", [1, 0, 2]]] as const) {
+      const { t } = await bcore(scheme);
+      expect(cost(t, "add_new"), scheme).toEqual(want);
+    }
+  });
+
+  it("large: dup and zap of an order-4 folio, atomics per the kernel's batched code", async () => {
+    const { t, a } = await bcore("large");
+    const f = (off: PageOffset) => t.c.field(a + 1, off);
+    t.c.resetCosts();
+    // fork: folio_try_dup_anon_rmap_ptes(folio, page, 16): atomic_inc of each
+    // page's _mapcount (16) + ONE folio_add_large_mapcount(folio, 16) = 17 atomics;
+    // struct pages 0..15 (H[1] among them)
+    t.dup(run(a, N), MM2);
+    expect(cost(t, "dup")).toEqual([1, N + 1, N]);
+    expect(t.all(a, (p, i) => i >= N || (t.M(p) === 1 && t.pm(p) === 2 && !t.c.testFlag(p, "anon_exclusive")))).toBe(true);
+    expect([t.R(a), f("PAGE_LARGE_MAPCOUNT"), f("PAGE_SUBPAGES_MAPCOUNT")]).toEqual([2 * N, 2 * N - 1, N]);
+    const o = t.c.mmOwners(a);
+    expect([o.ids, o.mapcounts, o.maybeMappedShared]).toEqual([[MM1, MM2], [N - 1, N - 1], true]);
+    // the child exits: folio_remove_rmap_ptes(16): ONE folio_sub_large_mapcount +
+    // 16 atomic_add_negative(-1); no page became unmapped, so no atomic on
+    // _nr_pages_mapped and nothing to queue: 17 atomics
+    t.zap(run(a, N), MM2);
+    expect(cost(t, "remove")).toEqual([1, N + 1, N]);
+    expect(t.queued(a)).toBe(false);
+    // the parent unmaps 8 pages in one batch: 1 + 8 + ONE atomic_sub_return(8,
+    // _nr_pages_mapped) = 10; 8 pages unmapped, 8 still mapped: partially mapped, queued
+    t.c.resetCosts();
+    t.zap(run(a + 4, 8), MM1);
+    expect(cost(t, "remove")).toEqual([1, 1 + 8 + 1, 8 + 1]); // pages 4..11 and H[1]
+    expect(t.queued(a)).toBe(true);
+    expect(t.e.folio_test_partially_mapped(a)).toBeTruthy();
+    expect([f("PAGE_SUBPAGES_MAPCOUNT"), f("PAGE_LARGE_MAPCOUNT"), t.c.vmstat("NR_ANON_PAGES")]).toEqual([8, 7, 8]);
+    // the rest goes in two runs (0..3 and 12..15, a hole between): two calls of
+    // 1 + 4 + 1 atomics; pages touched per call: 0..3 (H[1] among them), then
+    // 12..15 + H[1]; the folio is freed and off the queue
+    t.c.resetCosts();
+    t.zap([...run(a, 4), ...run(a + 12, 4)], MM1);
+    expect(cost(t, "remove")).toEqual([2, 12, 4 + 5]);
+    expect(t.e.pfn_is_free(a)).toBeTruthy();
+    expect(t.g("SPLIT_QUEUE_LEN")).toBe(0);
+    expect(t.c.vmstat("NR_ANON_PAGES")).toBe(0);
+    expect(t.g("BAD_PAGES")).toBe(0);
+  });
+
+  it("nopagemapcount: dup and zap of an order-4 folio, one atomic per batch", async () => {
+    const { t, a } = await bcore("nopagemapcount");
+    const f = (off: PageOffset) => t.c.field(a + 1, off);
+    t.c.resetCosts();
+    // no per-page _mapcount: the batch is ONE folio_add_large_mapcount(folio, 16) on H[1]
+    t.dup(run(a, N), MM2);
+    expect(cost(t, "dup")).toEqual([1, 1, 1]);
+    expect(t.all(a, (p, i) => i >= N || (t.M(p) === -1 && t.pm(p) === 2))).toBe(true);
+    expect([t.R(a), f("PAGE_LARGE_MAPCOUNT")]).toEqual([2 * N, 2 * N - 1]);
+    const o = t.c.mmOwners(a);
+    expect([o.ids, o.mapcounts, o.maybeMappedShared]).toEqual([[MM1, MM2], [N - 1, N - 1], true]);
+    // ONE folio_sub_return_large_mapcount(16): 16 mappings left = nr pages, not partially mapped
+    t.zap(run(a, N), MM2);
+    expect(cost(t, "remove")).toEqual([1, 1, 1]);
+    expect(t.queued(a)).toBe(false);
+    expect(t.c.mmOwners(a).maybeMappedShared).toBe(false);
+    // 8 pages in one batch: 8 < 16 mappings, no PMD: queued
+    t.c.resetCosts();
+    t.zap(run(a + 4, 8), MM1);
+    expect(cost(t, "remove")).toEqual([1, 1, 1]);
+    expect(t.queued(a)).toBe(true);
+    expect([f("PAGE_LARGE_MAPCOUNT"), t.c.vmstat("NR_ANON_PAGES")]).toEqual([7, N]);
+    t.c.resetCosts();
+    t.zap([...run(a, 4), ...run(a + 12, 4)], MM1); // two runs: two calls, each on H[1]
+    expect(cost(t, "remove")).toEqual([2, 2, 2]);
+    expect(t.e.pfn_is_free(a)).toBeTruthy();
+    expect(t.g("SPLIT_QUEUE_LEN")).toBe(0);
+    expect(t.c.vmstat("NR_ANON_PAGES")).toBe(0);
+    expect(t.g("BAD_PAGES")).toBe(0);
+  });
+
+  it("a whole-folio zap in one batch does not queue; a partial one does; page by page (6.2) it does", async () => {
+    for (const scheme of ["large", "nopagemapcount", "subpages"] as const) {
+      const { t, a } = await bcore(scheme);
+      const pin = () => t.c.debug.setField(a, "PAGE_REFCOUNT", t.R(a) + 1); // keep it allocated after the zap
+      pin();
+      t.zap(run(a, N), MM1);
+      // large: partially_mapped = nr && atomic_read(_nr_pages_mapped) = 16 && 0;
+      // nopagemapcount: mapcount 0; subpages (page_remove_rmap per page) queued at the first page
+      expect(t.queued(a), scheme).toBe(scheme === "subpages");
+      expect(!!t.e.folio_test_partially_mapped(a), scheme).toBe(scheme === "subpages");
+      expect(t.e.pfn_is_free(a), scheme).toBeFalsy();
+      // a partial zap in one batch queues under every scheme
+      const b = t.e.do_anonymous_folio(MM1, AV, VPN + N, ORDER);
+      t.zap(run(b, N - 1), MM1);
+      expect(t.queued(b), scheme).toBe(true);
+      expect(t.e.folio_test_partially_mapped(b), scheme).toBeTruthy();
+    }
+  });
+
+  it("two folios in one batch are two runs, an order-0 page its own call; per-page schemes stay per page", async () => {
+    for (const scheme of ["large", "nopagemapcount", "subpages"] as const) {
+      const { t, a } = await bcore(scheme);
+      const b = t.e.do_anonymous_folio(MM1, AV, VPN + N, ORDER);
+      expect(b).toBe(a + N); // adjacent PFNs: only the folio boundary ends the run
+      const p = t.anon(MM1, VPN + 2 * N);
+      t.c.resetCosts();
+      t.dup([...run(a, N), ...run(b, N), p], MM2);
+      const dup = t.c.costs().dup;
+      // large: 2 × (16 + 1) + order-0 (one atomic_inc of _mapcount);
+      // nopagemapcount: 2 × 1 + 1; subpages (6.2 page_dup_rmap per page, plus the
+      // 6.18 profile's _large_mapcount per page): 32 × 2 + 1
+      const want = { large: [3, 2 * (N + 1) + 1], nopagemapcount: [3, 3], subpages: [2 * N + 1, 2 * N * 2 + 1] }[scheme];
+      expect([dup.calls, dup.atomics], scheme).toEqual(want);
+      expect(t.R(a), scheme).toBe(2 * N);
+      expect(t.R(b), scheme).toBe(2 * N);
+      t.c.resetCosts();
+      t.zap([...run(a, N), ...run(b, N), p], MM2);
+      const rm = t.c.costs().remove;
+      const wantRm = { large: [3, 2 * (N + 1) + 1], nopagemapcount: [3, 3], subpages: [2 * N + 1, 2 * N * 2 + 1] }[scheme];
+      expect([rm.calls, rm.atomics], scheme).toEqual(wantRm);
+      expect([t.queued(a), t.queued(b)], scheme).toEqual([false, false]);
+      expect(t.tm(a) + t.tm(b), scheme).toBe(2 * N);
+    }
+  });
+});
+
 describe("the huge zero page", () => {
   it("refcount 2 on first use, +1 per user, freed by its shrinker only at 1", async () => {
     const t = await core();

@@ -32,6 +32,43 @@ export function large_add_anon_rmap(page: u32, compound: bool): void {
   else count_vm_event(VM_NR_ANON_PAGES, pages_mapped_add_pte(page));
 }
 
+/**
+ * The per-page half of folio_try_dup_anon_rmap_ptes (6.11+, CONFIG_PAGE_MAPCOUNT)
+ * for `nr` consecutive pages of the folio from `page`: atomic_inc of each
+ * page's _mapcount. The pages are mapped already, so none becomes mapped and
+ * _nr_pages_mapped is not touched; were one to (an add of unmapped pages,
+ * __folio_add_rmap), ONE atomic_add_return of their number would follow.
+ */
+export function large_add_anon_rmap_ptes(head: u32, page: u32, nr: u32): void {
+  let first = 0;
+  for (let i: u32 = 0; i < nr; i++) {
+    if (mapcount_add(nth_page(page, i), 1) == 0) first++;
+  }
+  if (first == 0) return;
+  touch(head + STRUCT_PAGE_SIZE);
+  if (pages_mapped_add(head, first) < ENTIRELY_MAPPED) count_vm_event(VM_NR_ANON_PAGES, first);
+}
+
+/**
+ * __folio_remove_rmap(RMAP_LEVEL_PTE) for `nr` consecutive pages of the folio
+ * from `page` (folio_remove_rmap_ptes): atomic_add_negative(-1) on each
+ * page's _mapcount, ONE atomic_sub_return_relaxed of the pages that became
+ * unmapped on _nr_pages_mapped. Returns 1 when the folio is partially mapped
+ * after the whole batch (partially_mapped = nr && atomic_read(mapped)).
+ */
+export function large_remove_rmap_ptes(head: u32, page: u32, nr: u32): i32 {
+  let last = 0;
+  for (let i: u32 = 0; i < nr; i++) {
+    if (mapcount_add(nth_page(page, i), -1) < 0) last++;
+  }
+  if (last == 0) return 0;
+  touch(head + STRUCT_PAGE_SIZE);
+  const s = pages_mapped_add(head, -last);
+  if (s >= ENTIRELY_MAPPED) return 0; // a PMD still maps the folio: nothing became unmapped
+  count_vm_event(VM_NR_ANON_PAGES, -last);
+  return s > 0 ? 1 : 0;
+}
+
 /** __folio_remove_rmap. Returns 1 when the folio is partially mapped (deferred_split_folio). */
 export function large_remove_rmap(page: u32, compound: bool): i32 {
   if (compound) return pages_mapped_remove_rmap_pmd(page); // partially_mapped = nr && nr < nr_pmdmapped

@@ -43,6 +43,31 @@ export function nopagemapcount_add_anon_rmap(page: u32, compound: bool): void {
   }
 }
 
+/**
+ * folio_try_dup_anon_rmap_ptes / __folio_add_rmap(RMAP_LEVEL_PTE) for a batch
+ * of `nr` pages of a large folio under NO_PAGE_MAPCOUNT: nothing per page;
+ * the rmap layer's one folio_add_large_mapcount(nr) is the whole update. The
+ * folio counts as mapped (NR_ANON_PAGES) if it was not mapped before.
+ */
+export function nopagemapcount_add_anon_rmap_ptes(head: u32, nr: u32): void {
+  touch(head + STRUCT_PAGE_SIZE);
+  if (large(head) == i32(nr)) count_vm_event(VM_NR_ANON_PAGES, folio_nr_pages(head));
+}
+
+/**
+ * __folio_remove_rmap(RMAP_LEVEL_PTE) under NO_PAGE_MAPCOUNT after the rmap
+ * layer's folio_sub_large_mapcount (of one page or of a whole batch): the
+ * folio is gone from NR_ANON_PAGES when no mapping is left; returns 1 when
+ * it looks partially mapped (0 < mapcount < nr_pages, no PMD map).
+ */
+export function nopagemapcount_remove_rmap_ptes(head: u32): i32 {
+  touch(head + STRUCT_PAGE_SIZE);
+  const n = large(head);
+  const nr = i32(folio_nr_pages(head));
+  if (n == 0) { count_vm_event(VM_NR_ANON_PAGES, -nr); return 0; }
+  return n < nr && load<i32>(compound_mapcount_ptr(head)) < 0 ? 1 : 0;
+}
+
 /** Returns 1 when the folio looks partially mapped (deferred_split_folio). */
 export function nopagemapcount_remove_rmap(page: u32, compound: bool): i32 {
   if (compound) {
@@ -56,12 +81,7 @@ export function nopagemapcount_remove_rmap(page: u32, compound: bool): i32 {
     if (mapcount_add(page, -1) < 0) count_vm_event(VM_NR_ANON_PAGES, -1);
     return 0;
   }
-  const head = compound_head(page);
-  touch(head + STRUCT_PAGE_SIZE);
-  const n = large(head);
-  const nr = i32(folio_nr_pages(head));
-  if (n == 0) { count_vm_event(VM_NR_ANON_PAGES, -nr); return 0; }
-  return n < nr && load<i32>(compound_mapcount_ptr(head)) < 0 ? 1 : 0;
+  return nopagemapcount_remove_rmap_ptes(compound_head(page));
 }
 
 /** folio_add_anon_rmap_ptes(512) + folio_remove_rmap_pmd: only the entire mapcount moves. */

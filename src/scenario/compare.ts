@@ -90,6 +90,11 @@ export function formatCompare(r: CompareResult): string[] {
   }
   const widths = head.map((_, i) => Math.max(...rows.map((row) => row[i].length)));
   for (const row of rows) out.push(row.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ").trimEnd());
+  // 6.11+ schemes update the rmap once per PTE batch of a large folio (folio_pte_batch)
+  for (const run of r.runs) {
+    const ops = COST_OPS.filter((op) => !run.error && run.costs[op].calls !== calls[op].calls);
+    if (ops.length) out.push(`(${run.scheme}: ${ops.map((op) => `${op} ${run.costs[op].calls}`).join(", ")} calls: one per PTE batch of a large folio)`);
+  }
   for (const run of r.runs) if (run.error) out.push(`${run.scheme}: ${run.error}`);
   const mc = r.runs.filter((x) => x.observables === "mapcount").map((x) => x.scheme);
   if (mc.length) out.push(`(${mc.join(", ")}: /proc/kpagecount of a large folio is the folio average without per-page mapcounts)`);
