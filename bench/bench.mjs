@@ -1,9 +1,12 @@
-// thpemu benchmark: fault, fork, split and transhuge-stress throughput of the
-// emulator, plus the number of JS -> WebAssembly calls per 4 KiB fault, and
-// the per-scheme rmap table. This file runs them; harness.mjs holds the
-// timing, tinybench, rounds and printing; one module per family: faults.mjs,
-// fork.mjs, splits.mjs, transhuge-stress.mjs, calls.mjs, schemes.mjs
-// (internals.mjs: what the bench uses beyond dist/index.js's exports).
+// thpemu benchmark: fault (4 KiB, THP, mTHP), fork, split and
+// transhuge-stress throughput of the emulator, plus the number of JS ->
+// WebAssembly calls per 4 KiB fault and per mTHP fault, the per-scheme rmap
+// table and the per-scheme table of PTE-mapped 64 KiB folios. This file runs
+// them; harness.mjs holds the timing, tinybench, rounds and printing; one
+// module per family: faults.mjs, fork.mjs, splits.mjs, transhuge-stress.mjs,
+// calls.mjs, schemes.mjs, mthp.mjs (the mTHP knobs, calls and summary),
+// schemes-mthp.mjs (internals.mjs: what the bench uses beyond
+// dist/index.js's exports).
 //
 //   npm run bench                      (builds first; runs with --expose-gc)
 //   BENCH_TIME=3000 npm run bench      (per-case time budget in ms, default 1500)
@@ -23,10 +26,19 @@
 //                                      (only the cases whose name contains it,
 //                                      e.g. to profile one; the call counts and
 //                                      the scheme table still run)
-//   BENCH_ONLY=schemes npm run bench   (only the per-scheme table: the rmap
+//   BENCH_ONLY=schemes npm run bench   (only the per-scheme tables: the rmap
 //                                      micro-ops of every mapcount scheme, calling
 //                                      the core's exports directly, ns/op and the
-//                                      ratio to doublemap)
+//                                      ratio to doublemap; and fork, munmap and COW
+//                                      of PTE-mapped 64 KiB folios, ns/op and rmap
+//                                      atomics per op)
+//   BENCH_ONLY=mthp npm run bench      (only the mTHP fault cases: 16 KiB, 64 KiB
+//                                      and 1 MiB folios, each size enabled alone)
+//
+// mTHP needs a build that has it and a kernel profile with the
+// hugepages-NkB/enabled knobs (linux-6.18; not linux-4.5): where it is
+// missing, this build's or the baseline's mTHP cases, calls and table are
+// skipped with a note.
 //
 // Before/after in one run, e.g. to show that a refactor is no slower:
 //
@@ -41,7 +53,9 @@
 // rounds of ≥ 10 ms. Printed per metric: this build, the baseline and the
 // ratio this/baseline of the times per unit (< 1 = this build faster), and at
 // the end the geometric mean of those ratios. The targets are not judged
-// there (run without a baseline for them). BENCH_ONLY, BENCH_TIME and
+// there (run without a baseline for them). A baseline from before mTHP runs
+// everything else; the mTHP cases run on this build alone (its rows say
+// "skipped" for the baseline, outside the means). BENCH_ONLY, BENCH_TIME and
 // BENCH_KERNEL apply to both builds. `--baseline .` (an A/A run) shows how
 // far the ratios move by noise alone.
 //
@@ -52,6 +66,7 @@ import {
   GiB, TIME, KERNEL, MEMORY, ONLY, TARGETS, THIS_DIR, hasGc, gc, now,
   loadBuild, runCases, compareCases, Ratios, fmtRate,
 } from "./harness.mjs";
+import * as mthp from "./mthp.mjs";
 
 /** The families of throughput cases, in bench order (each exports `cases`: factories of a build's case). */
 const CASE_MODULES = ["./faults.mjs", "./fork.mjs", "./splits.mjs", "./transhuge-stress.mjs"];
@@ -60,12 +75,19 @@ const CASE_MODULES = ["./faults.mjs", "./fork.mjs", "./splits.mjs", "./transhuge
  * A build with its own instances of the family modules: this build gets the
  * plain modules, the baseline copies of its own (`?baseline`), so that the
  * closures timing one build never share JIT feedback with the other's.
+ * `mthpSkip`: why the build cannot run the mTHP benchmarks, or undefined;
+ * `cases`: factories `(lib) -> case`, or null for a case the build cannot run.
  */
 async function side(build, query) {
   const load = (path) => import(`${path}${query}`);
   const families = [];
   for (const path of CASE_MODULES) families.push(await load(path));
-  return { ...build, cases: families.flatMap((f) => f.cases), calls: await load("./calls.mjs"), schemes: await load("./schemes.mjs") };
+  const mthpSkip = await mthp.unavailable(build.lib);
+  return {
+    ...build, mthpSkip,
+    cases: families.flatMap((f) => f.cases).map((make) => (lib) => make(lib, { mthp: mthpSkip })),
+    calls: await load("./calls.mjs"), schemes: await load("./schemes.mjs"), schemesMthp: await load("./schemes-mthp.mjs"),
+  };
 }
 
 /** The checkout given by --baseline DIR / --baseline=DIR, else BENCH_BASELINE, else undefined. */
@@ -97,19 +119,29 @@ async function main(builds) {
     for (const b of builds) console.log(`  ${`${b.label}:`.padEnd(10)}${b.dir}${b.rev ? ` (${b.rev})` : ""}`);
     if (builds[0].dir === builds[1].dir) console.log("  (the same checkout twice: an A/A run, its ratios show the noise)");
   };
+  const mthpNotes = () => sides.forEach((s) => {
+    if (s.mthpSkip !== undefined) console.log(`  note: no mTHP benchmarks for ${s.label} (${s.mthpSkip})`);
+  });
+  const schemeTables = async () => {
+    await schemes.schemeSection(sides, ratios);
+    gc();
+    await sides[0].schemesMthp.schemeSection(sides, ratios);
+  };
 
   if (ONLY === "schemes") {
     header(`thpemu bench (schemes only): node ${process.version}, kernel ${KERNEL}`);
-    await schemes.schemeSection(sides, ratios);
+    mthpNotes();
+    await schemeTables();
     done();
     return;
   }
   header(`thpemu bench: node ${process.version}, kernel ${KERNEL}, ${MEMORY / GiB} GiB emulated memory, ` +
     `${TIME} ms per case${hasGc ? "" : " (no --expose-gc: gc between cases skipped)"}`);
+  mthpNotes();
 
-  // each selected case made for every side: [[this, baseline?], ...]
+  // each selected case made for every side: [[this, baseline?], ...] (a case this build cannot run is left out)
   const sets = sides[0].cases.map((_, i) => sides.map((s) => s.cases[i](s.lib)))
-    .filter(([c]) => c.name.toLowerCase().includes(ONLY));
+    .filter(([c]) => c && c.name.toLowerCase().includes(ONLY));
   if (compare) await compareCases(sets, ratios);
   else await runCases(sets.map(([c]) => c));
 
@@ -126,13 +158,26 @@ async function main(builds) {
   }
   if (calls[0].length > 0 && (!compare || calls[1].length > 0)) callsModule.printCalls(calls[0], calls[1]);
 
-  if (!compare) printTargets(sets.map(([c]) => c), calls[0]);
+  const mthpCalls = [];
+  for (const s of sides) {
+    try {
+      mthpCalls.push(s.mthpSkip === undefined ? await mthp.countCalls(s.lib) : s.mthpSkip);
+    } catch (err) {
+      console.log(`mTHP call counting failed: ${err?.stack ?? err}`);
+      mthpCalls.push(String(err?.message ?? err));
+    }
+    gc();
+  }
+  const thisCases = sets.map(([c]) => c);
+  if (Array.isArray(mthpCalls[0])) mthp.printSummary(thisCases, mthpCalls[0], compare ? mthpCalls[1] : undefined);
+
+  if (!compare) printTargets(thisCases, calls[0], Array.isArray(mthpCalls[0]) ? mthpCalls[0] : undefined);
   gc();
-  await schemes.schemeSection(sides, ratios);
+  await schemeTables();
   done();
 }
 
-function printTargets(cases, calls) {
+function printTargets(cases, calls, mthpCalls) {
   const rate = (id) => cases.find((c) => c.id === id)?.rate;
   const f4 = rate("fault4k"), fthp = rate("faultThp");
   const worstCalls = calls.length ? Math.max(...calls.map((c) => c.perFault)) : undefined;
@@ -146,6 +191,8 @@ function printTargets(cases, calls) {
   console.log(`  calls per fault ≤ ${TARGETS.callsPerFault}: ${steadyCalls?.toFixed(3)} steady state (1 touch()/range), ` +
     `${worstCalls?.toFixed(3)} worst mode (1 touch()/page, tables allocated) -> ` +
     `${verdict(worstCalls, worstCalls <= TARGETS.callsPerFault)}`);
+  if (mthpCalls) mthp.printTargets(cases, mthpCalls, verdict);
+  else console.log("  mTHP: not run (no mTHP in this build or kernel profile)");
 }
 
 let builds;

@@ -1,10 +1,10 @@
 // JS -> WebAssembly calls per 4 KiB write fault, counted by wrapping the
-// core's exports.
+// core's exports (mthp.mjs counts the mTHP faults' with the same counters).
 import { MiB, PAGE, HPAGE, TARGETS, fmtRatio, newMachine, printTable } from "./harness.mjs";
 import { coreExports, setCoreExports, vmstat } from "./internals.mjs";
 
 /** Replace the core's (frozen) exports object by a copy whose functions count their calls. */
-function instrument(m) {
+export function instrument(m) {
   const raw = coreExports(m);
   const counts = new Map();
   const wrapped = {};
@@ -21,23 +21,31 @@ function instrument(m) {
   };
 }
 
+/**
+ * Counts the calls `fn()` makes through `ctr` (instrument(m)) for `faults`
+ * faults of `pagesPerFault` pages each (checked against NR_ANON_PAGES), and
+ * appends { label, faults, calls, perFault, breakdown } to `out`. Returns `out`.
+ */
+export function measureCalls(m, ctr, out, label, faults, fn, pagesPerFault = 1) {
+  const a0 = vmstat(m, "NR_ANON_PAGES");
+  ctr.reset();
+  fn();
+  const calls = ctr.total();
+  if (a0 !== undefined) {
+    const got = vmstat(m, "NR_ANON_PAGES") - a0;
+    if (got !== faults * pagesPerFault) throw new Error(`call count '${label}': ${got} new anon pages, expected ${faults * pagesPerFault}`);
+  }
+  out.push({ label, faults, calls, perFault: calls / faults, breakdown: ctr.breakdown() });
+  return out;
+}
+
 /** The calls per fault of build `lib` in four modes: [{ label, faults, calls, perFault, breakdown }]. */
 export async function countCalls(lib) {
   const m = await newMachine(lib);
   const ctr = instrument(m);
   const SIZE = 64 * MiB;
   const out = [];
-  const measure = (label, faults, fn) => {
-    const a0 = vmstat(m, "NR_ANON_PAGES");
-    ctr.reset();
-    fn();
-    const calls = ctr.total();
-    if (a0 !== undefined) {
-      const got = vmstat(m, "NR_ANON_PAGES") - a0;
-      if (got !== faults) throw new Error(`call count '${label}': ${got} new anon pages, expected ${faults}`);
-    }
-    out.push({ label, faults, calls, perFault: calls / faults, breakdown: ctr.breakdown() });
-  };
+  const measure = (label, faults, fn) => measureCalls(m, ctr, out, label, faults, fn);
 
   // (a) fresh region: PUD/PMD/PTE tables allocated on the way, one touch() for the whole range
   m.mmap("p", "a", SIZE, "nothp");

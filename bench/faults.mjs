@@ -1,17 +1,21 @@
 // Fault throughput: 4 KiB write faults (page tables allocated or present, one
-// touch() per range or per page) and THP write faults.
-import { MiB, GiB, PAGE, HPAGE, TARGETS, now, fresh, newMachine } from "./harness.mjs";
+// touch() per range or per page), THP write faults, and mTHP write faults
+// (one size of multi-size THP enabled alone: each fault maps a whole folio
+// with PTEs).
+import { KiB, MiB, GiB, PAGE, HPAGE, TARGETS, now, fresh, newMachine } from "./harness.mjs";
+import { MTHP_KB, mthpKnobs, checkFolioOrder } from "./mthp.mjs";
 
 /**
  * A case that faults a fresh region of `size` bytes per batch, `size / per`
- * units: mmap (untimed), the timed `fault(m, r, size)`, munmap (untimed, but
- * charged to the time budget).
+ * units: mmap (untimed), the timed `fault(m, r, size)`, the optional
+ * `check(m, r)` and munmap (untimed, but charged to the time budget). The
+ * machine gets `knobs` on top of the profile's.
  */
-function freshRegionCase(lib, id, name, { unit, size, per, target, advice, fault }) {
+function freshRegionCase(lib, id, name, { unit, size, per, target, advice, knobs, fault, check }) {
   let m;
   return {
-    id, name, unit, units: size / per, target,
-    async setup() { m = await newMachine(lib); },
+    id, name, unit, units: size / per, per, target,
+    async setup() { m = await newMachine(lib, knobs); },
     teardown() { m = undefined; },
     iter() {
       const r = fresh("r");
@@ -19,6 +23,7 @@ function freshRegionCase(lib, id, name, { unit, size, per, target, advice, fault
       const t0 = now();
       fault(m, r, size);
       const t1 = now();
+      check?.(m, r);
       m.munmap("p", r, 0, size);
       return { timed: t1 - t0, wall: now() - t0 };
     },
@@ -71,5 +76,21 @@ export const caseThpFaults = (lib) => freshRegionCase(lib, "faultThp", "THP faul
   fault(m, r, size) { for (let off = 0; off < size; off += HPAGE) m.touch("p", r, off, PAGE, "write"); },
 });
 
+/**
+ * 5. mTHP write faults of `kb` KiB: only that size enabled (`always`; PMD-size
+ * THP and every other size `never`), one touch() for a fresh 256 MiB region
+ * (no madvise), as case 1: one op = one fault of a whole folio (one
+ * do_anonymous_folio). The first and last folio are checked to have the
+ * size's order (untimed). `null` on a build that has no mTHP (bench.mjs
+ * passes `mthp`: undefined, or the reason it is unavailable).
+ */
+const mthpFaults = (kb) => (lib, { mthp } = {}) => (mthp !== undefined ? null : freshRegionCase(lib, `faultMthp${kb}k`,
+  `mTHP ${kb} KiB faults (fresh region, 1 touch/256 MiB)`, {
+    unit: "folio fault", size: 256 * MiB, per: kb * KiB, target: kb === 64 ? TARGETS.faultMthp64k : undefined, advice: null,
+    knobs: mthpKnobs(kb),
+    fault(m, r, size) { m.touch("p", r, 0, size, "write"); },
+    check(m, r) { checkFolioOrder(m, r, 0, kb); checkFolioOrder(m, r, 256 * MiB - kb * KiB, kb); },
+  }));
+
 /** The cases of this family, in bench order. */
-export const cases = [case4kFaults, case4kFaultsSteady, case4kFaultsPerPage, caseThpFaults];
+export const cases = [case4kFaults, case4kFaultsSteady, case4kFaultsPerPage, caseThpFaults, ...MTHP_KB.map(mthpFaults)];

@@ -21,6 +21,9 @@ export const TARGETS = {
   fault4k: 2_000_000, // 4 KiB faults/s
   faultThp: 200_000, // THP faults/s
   callsPerFault: 2, // JS -> WASM calls per 4 KiB fault
+  faultMthp64k: 3_000_000, // 64 KiB mTHP faults/s
+  callsPerMthpFault: 2, // JS -> WASM calls per mTHP fault
+  mthpBytesVs4k: 8, // bytes faulted/s of mTHP faults ≥ this × those of 4 KiB faults (fresh region)
 };
 
 export const hasGc = typeof globalThis.gc === "function";
@@ -30,10 +33,10 @@ export const now = () => performance.now();
 let uniq = 0;
 export const fresh = (prefix) => `${prefix}${++uniq}`;
 
-/** A fresh Machine of build `lib` (4 GiB emulated memory) with one process "p". */
-export async function newMachine(lib) {
+/** A fresh Machine of build `lib` (4 GiB emulated memory, the profile's knobs overridden by `knobs`) with one process "p". */
+export async function newMachine(lib, knobs = undefined) {
   gc();
-  const m = await lib.Machine.create({ kernel: KERNEL, memory: MEMORY });
+  const m = await lib.Machine.create({ kernel: KERNEL, memory: MEMORY, knobs });
   m.spawn("p");
   return m;
 }
@@ -188,8 +191,9 @@ export async function runCases(cases) {
  */
 export async function compareCases(pairs, ratios) {
   const rows = [];
-  for (const sides of pairs) {
-    const c = sides[0];
+  for (const pair of pairs) {
+    const c = pair[0];
+    const sides = pair.filter(Boolean); // a build without the feature a case needs has no case (null): this build runs alone
     const rounds = sides.map((s) => () => ({ ...s.iter(), units: s.units }));
     let res;
     try {
@@ -206,20 +210,21 @@ export async function compareCases(pairs, ratios) {
     }
     console.log(`  done: ${c.name}`);
     const [a, b] = res.best;
+    const base = (f) => (b === undefined ? "skipped" : f());
     rows.push({
-      case: c.name, unit: c.unit, "this ops/s": fmtRate(1e9 / a), "baseline ops/s": fmtRate(1e9 / b),
-      "this ns/op": fmtNs(a), "baseline ns/op": fmtNs(b), "this/baseline": ratios.add("cases", a, b), batches: res.rounds,
+      case: c.name, unit: c.unit, "this ops/s": fmtRate(1e9 / a), "baseline ops/s": base(() => fmtRate(1e9 / b)),
+      "this ns/op": fmtNs(a), "baseline ns/op": base(() => fmtNs(b)), "this/baseline": base(() => ratios.add("cases", a, b)), batches: res.rounds,
     });
     if (c.blocks) {
       rows.push({
         case: "  └ same, per 2 MiB block", unit: "block", "this ops/s": fmtRate(c.blocks * 1e9 / a),
-        "baseline ops/s": fmtRate(c.blocks * 1e9 / b), "this ns/op": fmtNs(a / c.blocks), "baseline ns/op": fmtNs(b / c.blocks),
-        "this/baseline": fmtRatio(a / b), batches: res.rounds,
+        "baseline ops/s": base(() => fmtRate(c.blocks * 1e9 / b)), "this ns/op": fmtNs(a / c.blocks),
+        "baseline ns/op": base(() => fmtNs(b / c.blocks)), "this/baseline": base(() => fmtRatio(a / b)), batches: res.rounds,
       });
     }
   }
   console.log("\nThroughput per unit, this build against the baseline (best batch of each; this/baseline: ratio of the " +
-    "times per unit, < 1 = this build faster):");
+    "times per unit, < 1 = this build faster; skipped: the baseline cannot run the case, not in the means):");
   printTable(rows);
 }
 
@@ -270,5 +275,12 @@ export function fmtNs(ns) {
   if (ns >= 1e6) return (ns / 1e6).toFixed(2) + " ms";
   if (ns >= 1e3) return (ns / 1e3).toFixed(2) + " µs";
   return ns.toFixed(0) + " ns";
+}
+/** Bytes per second, binary units. */
+export function fmtBytesRate(x) {
+  if (!Number.isFinite(x)) return "-";
+  if (x >= GiB) return (x / GiB).toFixed(2) + " GiB/s";
+  if (x >= MiB) return (x / MiB).toFixed(1) + " MiB/s";
+  return (x / KiB).toFixed(1) + " KiB/s";
 }
 export const fmtRatio = (r, digits = 2) => (Number.isFinite(r) ? `×${r.toFixed(digits)}` : "-");

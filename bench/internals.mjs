@@ -17,9 +17,11 @@
 //                       the scratch batch buffer the *_batch exports read
 //                       their pfns from (schemes.mjs; core.scratchBase, else
 //                       core.scratchSet(i, v), on a core without scratchIndex)
+//   core.resetCosts()   zeroes the rmap cost counters that Machine.costs()
+//                       reads (schemes-mthp.mjs's counting pass)
 // The throughput cases (faults, fork, splits, transhuge-stress) time only the
 // public Machine API (create, spawn, mmap, touch, munmap, madvise, mprotect,
-// fork, exit, shrink).
+// fork, exit, shrink; inspect for the mTHP cases' untimed folio-order check).
 
 let vmstatNoted = false;
 
@@ -32,6 +34,12 @@ export function vmstat(m, name) {
     return undefined;
   }
   return core.vmstat(name);
+}
+
+/** Zeroes `m`'s rmap cost counters (Machine.costs() counts from here). */
+export function resetCosts(m) {
+  if (typeof m.core?.resetCosts !== "function") throw new Error("Machine.core.resetCosts() is gone");
+  m.core.resetCosts();
 }
 
 /** The core's WebAssembly exports object (`core.e`). */
