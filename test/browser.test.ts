@@ -272,6 +272,45 @@ async function expectFramesMatch(twin: NodeTwin, dump: (PageRecord | RegionRecor
   }
 }
 
+/**
+ * Opens web/examples/NAME.scn from the page's example list with linux-4.5
+ * selected: it sets knobs only linux-6.18 has, so the page switches the kernel
+ * and says so. Returns Node's records of the whole scenario and a twin at its start.
+ */
+async function openKnobExample(name: string): Promise<{ records: ObservationRecord[]; twin: NodeTwin }> {
+  await page.goto(baseUrl + "/");
+  await idle();
+  await page.selectOption("#kernel", "linux-4.5");
+  await idle();
+  const options = await page.$$eval("#example option", (os) => os.map((o) => (o as HTMLOptionElement).value));
+  expect(options).toContain(name);
+  await page.selectOption("#example", name);
+  await idle();
+  // it sets knobs linux-4.5 lacks: the page switched the kernel
+  expect(await page.inputValue("#kernel")).toBe("linux-6.18");
+  expect(await page.textContent("#status")).toContain("kernel switched to linux-6.18");
+  const text = fs.readFileSync(path.join(ROOT, `web/examples/${name}.scn`), "utf8");
+  expect(await page.inputValue("#source")).toBe(text);
+  const kernel: KernelName = "linux-6.18";
+  return { records: await runScenario(text, { kernel, check: true }), twin: await NodeTwin.create(text, kernel) };
+}
+
+/** Step the page, and `twin`, through the operation on `line`. */
+async function stepThrough(twin: NodeTwin, line: number): Promise<void> {
+  while (Number(await page.getAttribute("body", "data-pc")) < twin.ops.findIndex((o) => o.line === line) + 1) await click("#step");
+  twin.runThrough(line);
+}
+
+/** Run the rest on the page and in `twin`: the page shows the dump `label` and the last inspect block, and Node's frames. */
+async function runToEnd(twin: NodeTwin, records: ObservationRecord[], label: string): Promise<void> {
+  await click("#run");
+  twin.runThrough(Infinity);
+  const last = records.filter((r) => r.type === "inspect").pop()!;
+  expect(await page.textContent("#observations")).toBe(
+    [...formatTable(dumpOf(records, label)), "", ...formatInspect(last as InspectRecord)].join("\n"));
+  await expectFramesMatch(twin, dumpOf(records, label));
+}
+
 describe("whether the browser tests run (chromiumPlan)", () => {
   const has = (...files: string[]) => (f: string) => files.includes(f);
   it("a present browser is used as it is, nothing installed", () => {
@@ -506,27 +545,10 @@ describe("the web page in Chromium", () => {
   });
 
   it.skipIf(skip)(`the knob example switches to linux-6.18 and shows what Node computes, partially_mapped included${why}`, async () => {
-    await page.goto(baseUrl + "/");
-    await idle();
-    await page.selectOption("#kernel", "linux-4.5");
-    await idle();
-    const options = await page.$$eval("#example option", (os) => os.map((o) => (o as HTMLOptionElement).value));
-    expect(options).toContain("underused-shrink");
-    await page.selectOption("#example", "underused-shrink");
-    await idle();
-    // it sets knobs linux-4.5 lacks: the page switched the kernel
-    expect(await page.inputValue("#kernel")).toBe("linux-6.18");
-    expect(await page.textContent("#status")).toContain("kernel switched to linux-6.18");
-    const text = fs.readFileSync(path.join(ROOT, "web/examples/underused-shrink.scn"), "utf8");
-    expect(await page.inputValue("#source")).toBe(text);
-    const kernel: KernelName = "linux-6.18";
-    const records = await runScenario(text, { kernel, check: true });
-    const twin = await NodeTwin.create(text, kernel);
+    const { records, twin } = await openKnobExample("underused-shrink");
 
     // Step to the first `inspect p A 0`: the new THP is queued for the deferred split, not partially mapped
-    const lineInspect = twin.lineOf((o) => o.op === "inspect");
-    while (Number(await page.getAttribute("body", "data-pc")) < twin.ops.findIndex((o) => o.line === lineInspect) + 1) await click("#step");
-    twin.runThrough(lineInspect);
+    await stepThrough(twin, twin.lineOf((o) => o.op === "inspect"));
     await expectKnobsMatch(twin.m, twin.m.knobs, "before shrink");
     expect(await page.getAttribute("#knobs .knob[data-knobs='khugepaged/max_ptes_none']", "data-changed")).toBe("true");
     const want = twin.m.inspect("p", "A", 0);
@@ -541,14 +563,34 @@ describe("the web page in Chromium", () => {
       .toEqual([[String(want.pfn), "true", "false"], [String(twin.m.inspect("p", "A", 2 << 20).pfn), "true", "false"]]);
 
     // Run: the shrinker split the underused THP; the same frames, dump and inspect blocks as Node
-    await click("#run");
-    twin.runThrough(Infinity);
-    const last = records.filter((r) => r.type === "inspect").pop()!;
-    expect(await page.textContent("#observations")).toBe(
-      [...formatTable(dumpOf(records, "after-shrink")), "", ...formatInspect(last as InspectRecord)].join("\n"));
-    await expectFramesMatch(twin, dumpOf(records, "after-shrink"));
+    await runToEnd(twin, records, "after-shrink");
     expect(await shownFolios()).toEqual([{ head: twin.m.inspect("p", "A", 2 << 20).pfn, doubleMap: false }]);
     await expectKnobsMatch(twin.m, twin.m.knobs, "at the end");
+  });
+
+  it.skipIf(skip)(`the mTHP example switches to linux-6.18 and draws its 64 KiB folios as Node computes them${why}`, async () => {
+    const { records, twin } = await openKnobExample("mthp-fork-cow");
+    const folioLines = () => page.$$eval(".folio[data-head]", (els) => els.map((e) => [Number((e as HTMLElement).dataset.head), e.textContent!] as const));
+
+    // Step to the dump after fork: four order-4 folios, every page mapped twice, one folio line each
+    await stepThrough(twin, twin.lineOf((o) => o.op === "dump" && o.label === "forked"));
+    expect(await page.textContent("#observations")).toBe(formatTable(dumpOf(records, "forked")).join("\n"));
+    await expectFramesMatch(twin, dumpOf(records, "forked"));
+    const forked = await folioLines();
+    expect(forked.length).toBe(4);
+    for (const [head, line] of forked) {
+      expect(line).toContain(`folio pfn ${head} (0x${head.toString(16)}) order 4:`);
+      expect(line).toContain(`total_mapcount ${folioCounters(twin.m, head).total_mapcount}`);
+      expect(folioCounters(twin.m, head).total_mapcount).toBe(32);
+    }
+    await expectKnobsMatch(twin.m, twin.m.knobs, "after fork");
+    expect(await page.getAttribute("#knobs .knob[data-knobs~='hugepages-64kB/enabled']", "data-changed")).toBe("true");
+
+    // Run: the partially mapped folio was split by the shrinker, three order-4 folios are left
+    await runToEnd(twin, records, "after-shrink");
+    const end = await folioLines();
+    expect(end.length).toBe(3);
+    for (const [, line] of end) expect(line).toMatch(/ order 4: /);
   });
 
   it.skipIf(skip)(`the built package runs unchanged from a plain <script type="module"> import${why}`, async (ctx) => {
