@@ -216,15 +216,17 @@ export class Machine {
     this.transact(pages + 4 * Math.ceil(pages / 512) + 1100, () => {
       const pt = this.k.pt;
       const core = this.k.core;
+      // a write stores a non-zero byte: the page's content is no longer zero
+      const written = write ? (pfn: number, n: number) => core.setNonzeroRun(pfn, n) : undefined;
       let vma: Vma | undefined;
-      for (let a = start; a < end; a += PAGE_SIZE) {
-        let pfn = pt.translate(mm, a, write, true); // the MMU
-        if (pfn < 0) {
-          if (!vma || a >= vma.end || a < vma.start) vma = findVma(mm, a)!;
-          pfn = handleMmFault(this.k, mm, vma, a, write);
-        }
-        // a write stores a non-zero byte: the page's content is no longer zero
-        if (write) core.setNonzero(pfn);
+      for (let a = start; a < end;) {
+        // the MMU: the pages up to the next fault (or the block's end) need no fault at all
+        const n = pt.accessRun(mm, a, Math.min(end, (Math.floor(a / PMD_SIZE) + 1) * PMD_SIZE), write, written);
+        if (n > 0) { a += n * PAGE_SIZE; continue; }
+        if (!vma || a >= vma.end || a < vma.start) vma = findVma(mm, a)!;
+        const pfn = handleMmFault(this.k, mm, vma, a, write);
+        if (written) written(pfn, 1);
+        a += PAGE_SIZE;
       }
     });
   }
@@ -303,7 +305,10 @@ export class Machine {
    * mapped already stays as it is.
    */
   sysfs(knob: string, value: string | number): void {
-    setKnob(this.profile, this.k.knobs, knob, String(value), "");
+    // a new object per change: what is derived from the knobs (fault orders) is cached by it
+    const next = { ...this.k.knobs };
+    setKnob(this.profile, next, knob, String(value), "");
+    this.k.knobs = next;
   }
 
   /** The THP knobs' current values. */

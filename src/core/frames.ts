@@ -100,6 +100,7 @@ export class Core {
   private readonly offCompoundOrder: number;
   private readonly bitHead: number;
   private readonly bitNonzero: number;
+  private readonly errors: Readonly<Record<CoreErrorCode, number>>;
   private buf: ArrayBuffer | undefined;
   private _u32: Uint32Array | undefined;
   private _i32: Int32Array | undefined;
@@ -122,6 +123,7 @@ export class Core {
     this.offCompoundOrder = L.off.PAGE_COMPOUND_ORDER;
     this.bitHead = 1 << L.PG.head;
     this.bitNonzero = 1 << L.PG.nonzero;
+    this.errors = { NOMEM: L.C.ERR_NOMEM, FALLBACK: L.C.ERR_FALLBACK, BUSY: L.C.ERR_BUSY, BAD_PAGE: L.C.ERR_BAD_PAGE, INVAL: L.C.ERR_INVAL };
   }
 
   /** Instantiate the core, check its exports against the host's, and build the memory map. */
@@ -203,6 +205,12 @@ export class Core {
   testFlag(pfn: number, flag: PageFlag): boolean { return (this.flags(pfn) & (1 << this.L.PG[flag])) !== 0; }
   /** Set a page flag the host owns: PG_nonzero (a write stored data in the page). */
   setNonzero(pfn: number): void { this.u32[this.word(pfn, 0)] |= this.bitNonzero; }
+  /** setNonzero for the `n` frames from `pfn` (a write touched each of them). */
+  setNonzeroRun(pfn: number, n: number): void {
+    const u32 = this.u32;
+    const stride = this.stride >>> 2, bit = this.bitNonzero;
+    for (let w = this.word(pfn, 0), end = w + n * stride; w < end; w += stride) u32[w] |= bit;
+  }
   /** The page flags by name, lowest bit first; an alias shows under the name that applies to the page. */
   flagNames(flags: number): string[] {
     const out: string[] = [];
@@ -290,7 +298,7 @@ export class Core {
   /** Free frames (vmstat NR_FREE_PAGES, kept by the buddy allocator; no call into WASM). */
   nrFreePages(): number { return this.vmstat("NR_FREE_PAGES"); }
   /** A core error code's value (the core returns it negated). */
-  errorCode(name: CoreErrorCode): number { return this.L.C[`ERR_${name}`]; }
+  errorCode(name: CoreErrorCode): number { return this.errors[name]; }
 
   /** The scheme keeps no per-page mapcount for large folios: a split needs the host's per-subpage PTE counts. */
   get needsSplitCounts(): boolean { return this.scheme === "nopagemapcount"; }

@@ -8,7 +8,7 @@ import { OomError } from "../errors.js";
 import { PAGE_SIZE, PMD_SIZE, _PAGE_PSE, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_SPECIAL, mkLo, mkHi } from "../pgtable/x86_64.js";
 import { anonVmaPrepare, vmaPageProt } from "./vma.js";
 import { splitHugePmd, queueNewThp } from "./huge_memory.js";
-import { pmdThpAllowed, mthpOrdersAllowed } from "../knobs.js";
+import { pmdThpAllowed, mthpOrdersAllowed, type ThpKnobs } from "../knobs.js";
 
 /**
  * thp_vma_allowable_order(…, TVA_IN_PF | TVA_ENFORCE_SYSFS, PMD_ORDER) under
@@ -68,11 +68,13 @@ export function handleMmFault(k: Kernel, mm: Mm, vma: Vma, addr: number, write: 
  * 4 KiB page. Returns the PFN now mapped at `addr`.
  */
 function doAnonymousPage(k: Kernel, mm: Mm, vma: Vma, addr: number, pmd: number, pte: number): number {
-  const orders = mthpOrdersAllowed(k.knobs, (vma.flags & VM_HUGEPAGE) !== 0, (vma.flags & VM_NOHUGEPAGE) !== 0);
+  const orders = mthpOrders(k.knobs, vma);
   if (orders.length === 0) return mapNewAnonPage(k, mm, vma, addr, pte);
   const pt = k.pt;
   const base = pt.pteTable(pmd);
-  for (const order of orders) {
+  const fallback = -k.core.errorCode("FALLBACK");
+  for (let j = 0; j < orders.length; j++) {
+    const order = orders[j];
     const bytes = PAGE_SIZE << order;
     const start = Math.floor(addr / bytes) * bytes;
     if (start < vma.start || start + bytes > vma.end) continue;
@@ -81,13 +83,22 @@ function doAnonymousPage(k: Kernel, mm: Mm, vma: Vma, addr: number, pmd: number,
     if (k.profile.mthpBesideFull && !neighbourFull(k, vma, base, start, order)) continue;
     anonVmaPrepare(k, mm, vma);
     const head = k.core.e.do_anonymous_folio(mm.id, vma.anonVma, start / PAGE_SIZE, order);
-    if (head === -k.core.errorCode("FALLBACK")) continue;
+    if (head === fallback) continue;
     if (head < 0) throw new OomError("out of memory");
     const prot = vmaPageProt(vma);
     pt.setPtes(base, from, 1 << order, head, prot.lo | _PAGE_DIRTY | ((vma.flags & VM_WRITE) ? _PAGE_RW : 0), prot.nx);
     return head + (addr - start) / PAGE_SIZE;
   }
   return mapNewAnonPage(k, mm, vma, addr, pte);
+}
+
+/** The allowed mTHP orders of a VMA under these knobs, computed once per knob set (Machine replaces the object on a change). */
+const ORDERS = new WeakMap<ThpKnobs, [number[], number[]]>();
+function mthpOrders(knobs: ThpKnobs, vma: Vma): number[] {
+  if ((vma.flags & VM_NOHUGEPAGE) !== 0) return [];
+  let o = ORDERS.get(knobs);
+  if (!o) ORDERS.set(knobs, (o = [mthpOrdersAllowed(knobs, false, false), mthpOrdersAllowed(knobs, true, false)]));
+  return o[(vma.flags & VM_HUGEPAGE) !== 0 ? 1 : 0];
 }
 
 /**

@@ -30,9 +30,10 @@ export function anyVmaOverlaps(mm: Mm, start: number, end: number): boolean {
 }
 
 /** vm_get_page_prot: the PTE prot bits of a VMA (private anon: never RW until a write fault). */
-export function vmaPageProt(vma: Vma): { lo: number; nx: boolean } {
-  if ((vma.flags & (VM_READ | VM_WRITE)) === 0) return { lo: _PAGE_PROTNONE | _PAGE_ACCESSED, nx: false };
-  return { lo: _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED, nx: true };
+const PROT_NONE = { lo: _PAGE_PROTNONE | _PAGE_ACCESSED, nx: false } as const;
+const PROT_ACCESSIBLE = { lo: _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED, nx: true } as const;
+export function vmaPageProt(vma: Vma): { readonly lo: number; readonly nx: boolean } {
+  return (vma.flags & (VM_READ | VM_WRITE)) === 0 ? PROT_NONE : PROT_ACCESSIBLE;
 }
 
 /**

@@ -259,6 +259,48 @@ export class PageTables {
   }
 
   /**
+   * The MMU over a run of accesses from `vaddr` up to `end` (both inside one
+   * 2 MiB block): the pages that translate without a fault, with A (and D
+   * for a write) set on their entries as the hardware does, and
+   * `onRun(pfn, n)` for each run of consecutive frames among them. Returns how many pages it covered; 0 when the first access
+   * faults (not present, or a write to a read-only entry). The same as
+   * `translate` page by page, with one walk per run.
+   */
+  accessRun(mm: PgdOwner, vaddr: number, end: number, write: boolean, onRun?: (pfn: number, n: number) => void): number {
+    const pmd = this.pmdOffset(mm, Math.floor(vaddr / PMD_SIZE), false);
+    if (pmd < 0) return 0;
+    const u32 = this.v();
+    const lo = u32[pmd];
+    const bits = _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0);
+    if ((lo & _PAGE_PRESENT) === 0) return 0;
+    const first = (vaddr % PMD_SIZE) >>> 12;
+    const count = (end - vaddr) / 4096;
+    if ((lo & _PAGE_PSE) !== 0) {
+      if (write && (lo & _PAGE_RW) === 0) return 0;
+      u32[pmd] = (lo | bits) >>> 0;
+      if (onRun) onRun(entryPfn(lo, u32[pmd + 1]) + first, count);
+      return count;
+    }
+    const base = this.core.tableBase(entryPfn(lo, u32[pmd + 1]));
+    // runs of consecutive PFNs (a folio's pages) go to onRun together
+    let n = 0, runPfn = -1, runLen = 0;
+    for (; n < count; n++) {
+      const slot = base + ((first + n) << 1);
+      const plo = u32[slot];
+      if ((plo & _PAGE_PRESENT) === 0 || (write && (plo & _PAGE_RW) === 0)) break;
+      u32[slot] = (plo | bits) >>> 0;
+      if (!onRun) continue;
+      const pfn = entryPfn(plo, u32[slot + 1]);
+      if (pfn === runPfn + runLen) { runLen++; continue; }
+      if (runLen > 0) onRun(runPfn, runLen);
+      runPfn = pfn;
+      runLen = 1;
+    }
+    if (onRun && runLen > 0) onRun(runPfn, runLen);
+    return n;
+  }
+
+  /**
    * The MMU's translation of one access (v86's do_page_walk): faults are
    * values, and the accessed/dirty bits are set only when `setAD` asks.
    * Returns the PFN, or -1 for "not present" and -2 for "write to a
