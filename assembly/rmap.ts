@@ -74,13 +74,18 @@ function large_sub(head: u32, n: i32, mm: u32): void {
   atomic_ops(1);
 }
 
+/** __folio_set_anon: a new folio becomes anonymous (swap-backed, its anon_vma and linear index). */
+function folio_set_anon(head: u32, av: u32, vpn: u64): void {
+  touch(head);
+  set_bit(head, PG_swapbacked);
+  store<u32>(head + PAGE_MAPPING, (av << 2) | PAGE_MAPPING_ANON);
+  store<u64>(head + PAGE_INDEX, vpn);
+}
+
 /** page_add_new_anon_rmap: map a brand-new page (PMD if compound) exclusively. */
 export function page_add_new_anon_rmap(page: u32, compound: bool, mm: u32, av: u32, vpn: u64): void {
   const prev = cost_begin(COST_ADD_NEW);
-  touch(page);
-  set_bit(page, PG_swapbacked);
-  store<u32>(page + PAGE_MAPPING, (av << 2) | PAGE_MAPPING_ANON);
-  store<u64>(page + PAGE_INDEX, vpn);
+  folio_set_anon(page, av, vpn);
   switch (scheme()) {
     case SCHEME_NAIVE: naive_add_new_anon_rmap(page, compound); break;
     case SCHEME_SUBPAGES: subpages_add_new_anon_rmap(page, compound); break;
@@ -102,11 +107,8 @@ export function page_add_new_anon_rmap(page: u32, compound: bool, mm: u32, av: u
  */
 export function folio_add_new_anon_rmap_ptes(head: u32, mm: u32, av: u32, vpn: u64): void {
   const prev = cost_begin(COST_ADD_NEW);
-  touch(head);
   const nr = folio_nr_pages(head);
-  set_bit(head, PG_swapbacked);
-  store<u32>(head + PAGE_MAPPING, (av << 2) | PAGE_MAPPING_ANON);
-  store<u64>(head + PAGE_INDEX, vpn);
+  folio_set_anon(head, av, vpn);
   switch (scheme()) {
     case SCHEME_NAIVE: naive_add_new_anon_rmap_ptes(head, nr); break;
     case SCHEME_SUBPAGES: subpages_add_new_anon_rmap_ptes(head, nr); break;
