@@ -92,13 +92,20 @@ function doAnonymousPage(k: Kernel, mm: Mm, vma: Vma, addr: number, pmd: number,
   return mapNewAnonPage(k, mm, vma, addr, pte);
 }
 
-/** The allowed mTHP orders of a VMA under these knobs, computed once per knob set (Machine replaces the object on a change). */
-const ORDERS = new WeakMap<ThpKnobs, [number[], number[]]>();
+/**
+ * The allowed mTHP orders of a VMA under these knobs: computed once per knob
+ * set (Machine replaces the knobs object on a change), and the last set is
+ * remembered by identity, so a fault pays one comparison.
+ */
+let lastKnobs: ThpKnobs | undefined;
+let lastOrders: [number[], number[]] = [[], []];
 function mthpOrders(knobs: ThpKnobs, vma: Vma): number[] {
   if ((vma.flags & VM_NOHUGEPAGE) !== 0) return [];
-  let o = ORDERS.get(knobs);
-  if (!o) ORDERS.set(knobs, (o = [mthpOrdersAllowed(knobs, false, false), mthpOrdersAllowed(knobs, true, false)]));
-  return o[(vma.flags & VM_HUGEPAGE) !== 0 ? 1 : 0];
+  if (knobs !== lastKnobs) {
+    lastOrders = [mthpOrdersAllowed(knobs, false, false), mthpOrdersAllowed(knobs, true, false)];
+    lastKnobs = knobs;
+  }
+  return lastOrders[(vma.flags & VM_HUGEPAGE) !== 0 ? 1 : 0];
 }
 
 /**
