@@ -141,22 +141,34 @@ export class PageTables {
   /** set_ptes: entries [from, from + n) map PFNs pfn, pfn+1, … with the same low flag bits and NX. */
   setPtes(base: number, from: number, n: number, pfn: number, flags: number, nx: boolean): void {
     const u32 = this.v();
-    for (let i = 0; i < n; i++) {
-      const slot = base + ((from + i) << 1);
-      u32[slot] = mkLo(pfn + i, flags);
-      u32[slot + 1] = mkHi(pfn + i, nx);
+    if ((pfn & 0xfffff) + n > 0x100000) { // the PFN crosses into the high half: entry by entry
+      for (let i = 0; i < n; i++) {
+        const slot = base + ((from + i) << 1);
+        u32[slot] = mkLo(pfn + i, flags);
+        u32[slot + 1] = mkHi(pfn + i, nx);
+      }
+      return;
+    }
+    // the high half is the same for every entry; the low half steps by one PFN (4096)
+    const hi = mkHi(pfn, nx);
+    for (let i = 0, lo = mkLo(pfn, flags), slot = base + (from << 1); i < n; i++, lo += 4096, slot += 2) {
+      u32[slot] = lo;
+      u32[slot + 1] = hi;
     }
   }
 
   /**
    * Fill all 512 entries of the table at `base` with PFNs pfn, pfn+step, …
-   * and the same low flag bits and NX (the PTEs a PMD split leaves behind).
+   * (step 1: a THP's pages; 0: the zero page everywhere) and the same low
+   * flag bits and NX (the PTEs a PMD split leaves behind).
    */
   fillTable(base: number, pfn: number, step: number, flags: number, nx: boolean): void {
+    if (step === 1) { this.setPtes(base, 0, 512, pfn, flags, nx); return; }
     const u32 = this.v();
-    for (let i = 0, p = pfn; i < 512; i++, p += step) {
-      u32[base + (i << 1)] = mkLo(p, flags);
-      u32[base + (i << 1) + 1] = mkHi(p, nx);
+    const lo = mkLo(pfn, flags), hi = mkHi(pfn, nx); // step 0: one page in every entry
+    for (let i = 0; i < 512; i++) {
+      u32[base + (i << 1)] = lo;
+      u32[base + (i << 1) + 1] = hi;
     }
   }
 
