@@ -3,10 +3,10 @@
 // do_huge_pmd_wp_page). Policy differences between kernels come from the
 // profile; struct page work happens in the core, one call per fault.
 import type { Kernel, Mm, Vma } from "./types.js";
-import { VM_HUGEPAGE, VM_NOHUGEPAGE, VM_WRITE } from "./types.js";
+import { VM_HUGEPAGE, VM_NOHUGEPAGE } from "./types.js";
 import { OomError } from "../errors.js";
 import { PAGE_SIZE, PMD_SIZE, _PAGE_PSE, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_SPECIAL, mkLo, mkHi } from "../pgtable/x86_64.js";
-import { anonVmaPrepare, vmaPageProt } from "./vma.js";
+import { anonVmaPrepare, anonEntryFlags, vmaPageProt } from "./vma.js";
 import { splitHugePmd, queueNewThp } from "./huge_memory.js";
 import { pmdThpAllowed, mthpOrdersAllowed, type ThpKnobs } from "../knobs.js";
 
@@ -86,7 +86,7 @@ function doAnonymousPage(k: Kernel, mm: Mm, vma: Vma, addr: number, pmd: number,
     if (head === fallback) continue;
     if (head < 0) throw new OomError("out of memory");
     const prot = vmaPageProt(vma);
-    pt.setPtes(base, from, 1 << order, head, prot.lo | _PAGE_DIRTY | ((vma.flags & VM_WRITE) ? _PAGE_RW : 0), prot.nx);
+    pt.setPtes(base, from, 1 << order, head, anonEntryFlags(vma), prot.nx);
     return head + (addr - start) / PAGE_SIZE;
   }
   return mapNewAnonPage(k, mm, vma, addr, pte);
@@ -134,7 +134,7 @@ function mapNewAnonPage(k: Kernel, mm: Mm, vma: Vma, addr: number, pte: number):
 
 function setAnonPte(k: Kernel, vma: Vma, pte: number, pfn: number): void {
   const prot = vmaPageProt(vma);
-  k.pt.set(pte, mkLo(pfn, prot.lo | _PAGE_DIRTY | ((vma.flags & VM_WRITE) ? _PAGE_RW : 0)), mkHi(pfn, prot.nx));
+  k.pt.set(pte, mkLo(pfn, anonEntryFlags(vma)), mkHi(pfn, prot.nx));
 }
 
 /** do_wp_page: a write to a read-only PTE of a writable VMA. */
@@ -156,7 +156,7 @@ function doWpPage(k: Kernel, mm: Mm, vma: Vma, addr: number, pte: number): numbe
 /** Write a PMD entry mapping a THP (mk_huge_pmd + maybe_pmd_mkwrite(pmd_mkdirty)). */
 function setHugePmd(k: Kernel, vma: Vma, pmd: number, pfn: number, writable: boolean): void {
   const prot = vmaPageProt(vma);
-  k.pt.set(pmd, mkLo(pfn, prot.lo | _PAGE_PSE | (writable ? _PAGE_DIRTY | ((vma.flags & VM_WRITE) ? _PAGE_RW : 0) : 0)), mkHi(pfn, prot.nx));
+  k.pt.set(pmd, mkLo(pfn, _PAGE_PSE | (writable ? anonEntryFlags(vma) : prot.lo)), mkHi(pfn, prot.nx));
 }
 
 /**

@@ -1,9 +1,9 @@
 // madvise (mm/madvise.c): MADV_DONTNEED, MADV_HUGEPAGE / MADV_NOHUGEPAGE,
 // and MADV_COLLAPSE (mm/khugepaged.c madvise_collapse, collapse_huge_page).
 import type { Kernel, Mm, Vma } from "./types.js";
-import { VM_HUGEPAGE, VM_NOHUGEPAGE, VM_WRITE } from "./types.js";
-import { PMD_SIZE, _PAGE_PSE, _PAGE_DIRTY, _PAGE_RW, mkLo, mkHi } from "../pgtable/x86_64.js";
-import { mergeVmas, splitVmaAt, vmasIn, vmaPageProt } from "./vma.js";
+import { VM_HUGEPAGE, VM_NOHUGEPAGE } from "./types.js";
+import { PMD_SIZE, _PAGE_PSE, mkLo, mkHi } from "../pgtable/x86_64.js";
+import { anonEntryFlags, mergeVmas, splitVmaAt, vmasIn, vmaPageProt } from "./vma.js";
 import { zapRange } from "./unmap.js";
 import { queueNewThp } from "./huge_memory.js";
 
@@ -89,7 +89,7 @@ function collapseBlock(k: Kernel, mm: Mm, vma: Vma, blk: number, pmd: number): b
   if (n > 0) core.e.zap_pte_batch(n, mm.id);
   const prot = vmaPageProt(vma);
   k.deposits.set(pmd, table);
-  pt.set(pmd, mkLo(head, prot.lo | _PAGE_PSE | _PAGE_DIRTY | ((vma.flags & VM_WRITE) ? _PAGE_RW : 0)), mkHi(head, prot.nx));
+  pt.set(pmd, mkLo(head, _PAGE_PSE | anonEntryFlags(vma)), mkHi(head, prot.nx));
   queueNewThp(k, head);
   return true;
 }

@@ -2,7 +2,7 @@
 // VMA (mm/rmap.c anon_vma_prepare).
 import type { Kernel, Mm, Vma } from "./types.js";
 import { VM_READ, VM_WRITE } from "./types.js";
-import { PMD_SIZE, _PAGE_PRESENT, _PAGE_USER, _PAGE_ACCESSED, _PAGE_PROTNONE } from "../pgtable/x86_64.js";
+import { PMD_SIZE, _PAGE_PRESENT, _PAGE_USER, _PAGE_ACCESSED, _PAGE_PROTNONE, _PAGE_DIRTY, _PAGE_RW } from "../pgtable/x86_64.js";
 import { splitHugePmd } from "./huge_memory.js";
 
 /** find_vma_intersection: the VMA containing `addr`, if any. */
@@ -29,11 +29,20 @@ export function anyVmaOverlaps(mm: Mm, start: number, end: number): boolean {
   return false;
 }
 
-/** vm_get_page_prot: the PTE prot bits of a VMA (private anon: never RW until a write fault). */
 const PROT_NONE = { lo: _PAGE_PROTNONE | _PAGE_ACCESSED, nx: false } as const;
 const PROT_ACCESSIBLE = { lo: _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED, nx: true } as const;
+/** vm_get_page_prot: the PTE prot bits of a VMA (private anon: never RW until a write fault). */
 export function vmaPageProt(vma: Vma): { readonly lo: number; readonly nx: boolean } {
   return (vma.flags & (VM_READ | VM_WRITE)) === 0 ? PROT_NONE : PROT_ACCESSIBLE;
+}
+
+/**
+ * The low flag bits of an entry mapping a new anonymous page or folio:
+ * vm_get_page_prot, pte_mkdirty and maybe_mkwrite (RW when the VMA is
+ * writable), as do_anonymous_page, set_ptes and mk_huge_pmd write them.
+ */
+export function anonEntryFlags(vma: Vma): number {
+  return vmaPageProt(vma).lo | _PAGE_DIRTY | ((vma.flags & VM_WRITE) !== 0 ? _PAGE_RW : 0);
 }
 
 /**

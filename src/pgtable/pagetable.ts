@@ -275,8 +275,9 @@ export class PageTables {
    * 2 MiB block): the pages that translate without a fault, with A (and D
    * for a write) set on their entries as the hardware does, and
    * `onRun(pfn, n)` for each run of consecutive frames among them. Returns how many pages it covered; 0 when the first access
-   * faults (not present, or a write to a read-only entry). The same as
-   * `translate` page by page, with one walk per run.
+   * faults (not present, or a write to a read-only entry): the page-fault
+   * handler's job (v86's do_page_walk: faults are values; A and D set only
+   * because an access asked).
    */
   accessRun(mm: PgdOwner, vaddr: number, end: number, write: boolean, onRun?: (pfn: number, n: number) => void): number {
     const pmd = this.pmdOffset(mm, Math.floor(vaddr / PMD_SIZE), false);
@@ -310,30 +311,5 @@ export class PageTables {
     }
     if (onRun && runLen > 0) onRun(runPfn, runLen);
     return n;
-  }
-
-  /**
-   * The MMU's translation of one access (v86's do_page_walk): faults are
-   * values, and the accessed/dirty bits are set only when `setAD` asks.
-   * Returns the PFN, or -1 for "not present" and -2 for "write to a
-   * read-only entry": the page-fault handler's job.
-   */
-  translate(mm: PgdOwner, vaddr: number, write: boolean, setAD: boolean): number {
-    const pmd = this.pmdOffset(mm, Math.floor(vaddr / PMD_SIZE), false);
-    if (pmd < 0) return -1;
-    const u32 = this.v();
-    const lo = u32[pmd];
-    if ((lo & _PAGE_PRESENT) === 0) return -1; // none, PROT_NONE or a table-less PMD
-    if ((lo & _PAGE_PSE) !== 0) {
-      if (write && (lo & _PAGE_RW) === 0) return -2;
-      if (setAD) u32[pmd] = (lo | _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0)) >>> 0;
-      return entryPfn(lo, u32[pmd + 1]) + ((vaddr % PMD_SIZE) >>> 12);
-    }
-    const pte = this.core.tableBase(entryPfn(lo, u32[pmd + 1])) + (((vaddr % PMD_SIZE) >>> 12) << 1);
-    const plo = u32[pte];
-    if ((plo & _PAGE_PRESENT) === 0) return -1;
-    if (write && (plo & _PAGE_RW) === 0) return -2;
-    if (setAD) u32[pte] = (plo | _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0)) >>> 0;
-    return entryPfn(plo, u32[pte + 1]);
   }
 }
