@@ -133,11 +133,13 @@ function pagesOf(recs: Rec[], region: string): Rec[] {
   return recs.filter((r) => r.type === "page" && r.region === region);
 }
 
-async function measureQuirks(): Promise<Omit<HostQuirks, "mthpBesideFull">> {
+/** Run each experiment; `host` is the knobs the probe read (which mTHP sizes to switch off first). */
+async function measureQuirks(host: { knobs: ThpKnobs; missing: KnobName[] }): Promise<Omit<HostQuirks, "mthpBesideFull">> {
   const quirks = {} as Omit<HostQuirks, "mthpBesideFull">;
+  const off = mthpOff(host.knobs, host.missing);
   for (const name of Object.keys(EXPERIMENTS) as (keyof typeof EXPERIMENTS)[]) {
     const ex = EXPERIMENTS[name];
-    const r = await runOnKernel([...PIN, ...mthpOff(), ...ex.lines].join("\n") + "\n");
+    const r = await runOnKernel([...PIN, ...off, ...ex.lines].join("\n") + "\n");
     if (r.status !== "ok") {
       throw new HostError(`probe experiment ${name} could not run on this kernel: ${r.reason}`);
     }
@@ -148,8 +150,7 @@ async function measureQuirks(): Promise<Omit<HostQuirks, "mthpBesideFull">> {
 }
 
 /** sysfs lines that switch off every mTHP size the host has on (an experiment wants PMD-size THP only). */
-function mthpOff(): string[] {
-  const { knobs, missing } = readKnobs();
+function mthpOff(knobs: ThpKnobs, missing: KnobName[]): string[] {
   return KNOB_NAMES.filter((k) => isMthpKnob(k) && !missing.includes(k) && knobs[k] !== "never").map((k) => `sysfs ${k} never`);
 }
 
@@ -183,7 +184,7 @@ export async function probeHost(opts: { refresh?: boolean } = {}): Promise<HostP
   }
   const cached = quirks !== null;
   if (!quirks) {
-    quirks = await measureQuirks();
+    quirks = await measureQuirks({ knobs, missing });
     try {
       fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
       const tmp = `${cacheFile}.tmp-${process.pid}`;
