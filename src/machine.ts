@@ -18,7 +18,9 @@ import { munmap as doMunmap, exitMmap } from "./mm/unmap.js";
 import { mprotect as doMprotect, type Prot } from "./mm/mprotect.js";
 import { madviseDontneed, madviseHugepage, madviseCollapse } from "./mm/madvise.js";
 import { splitFolio, thpsMappedIn, shrinkAll } from "./mm/huge_memory.js";
-import { observe, type PageRecord, type RegionRecord } from "./mm/task_mmu.js";
+import { observe, smaps as procSmaps, type PageRecord, type RegionRecord, type ObserveOptions, type SmapsVma } from "./mm/task_mmu.js";
+export { PSS_SHIFT, SMAPS_REGION_KEYS } from "./mm/task_mmu.js";
+export type { MemSizeStats, SmapsFields, SmapsVma, SmapsRegion, SmapsRegionKey, ObserveOptions } from "./mm/task_mmu.js";
 import { inspectPage, type InspectRecord } from "./mm/folio.js";
 export { averageMapcount } from "./mm/folio.js";
 import { checkInvariants } from "./check/invariants.js";
@@ -53,6 +55,11 @@ export interface MachineOptions {
   knobs?: Partial<ThpKnobs>;
   /** Host kernel quirks that override the profile's (`thpemu probe`'s `quirks`; docs/host.md). */
   quirks?: Partial<HostQuirks>;
+  /**
+   * Every `dump` also reports each region's smaps fields (`"smaps": {…}` in
+   * the region records, in kB; the CLI's `--smaps`; docs/scenario-format.md).
+   */
+  smaps?: boolean;
 }
 
 export const DEFAULT_MEMORY = 4 * 1024 ** 3;
@@ -66,6 +73,8 @@ export class Machine {
   /** Processes by name, including exited ones (names are never reused). */
   readonly procs = new Map<string, Process>();
   private dumps = 0;
+  /** What `observe` (a `dump`) reports by default: `{ smaps: true }` adds each region's smaps fields. */
+  observeOptions: ObserveOptions = {};
 
   private constructor(core: Core, profile: Profile, memoryBytes: number, knobs: ThpKnobs) {
     this.profile = profile;
@@ -96,7 +105,9 @@ export class Machine {
     const scheme = opts.scheme ?? profile.scheme;
     if (!SCHEMES.includes(scheme)) throw new UserError(`unknown mapcount scheme '${scheme}' (${SCHEMES.join(", ")})`);
     const core = await Core.create(bytes / PAGE_SIZE, coreConfig(profile, scheme), opts.debugCore);
-    return new Machine(core, profile, bytes, knobs);
+    const m = new Machine(core, profile, bytes, knobs);
+    if (opts.smaps) m.observeOptions = { smaps: true };
+    return m;
   }
 
   /** The WebAssembly core (raw fields, vmstat, free pages). */
@@ -320,10 +331,32 @@ export class Machine {
   }
 
   // ---- observation ------------------------------------------------------------------
-  /** `dump [LABEL]`: the page and region records of every live process (mm/task_mmu.ts). */
-  observe(label: string | null = null): (PageRecord | RegionRecord)[] {
+  /**
+   * `dump [LABEL]`: the page and region records of every live process
+   * (mm/task_mmu.ts); with `{ smaps: true }` every region record also
+   * carries its smaps fields in kB (docs/scenario-format.md).
+   */
+  observe(label: string | null = null, opts: ObserveOptions = this.observeOptions): (PageRecord | RegionRecord)[] {
     const dump = ++this.dumps;
-    return this.guard(() => observe(this.k, this.procs.values(), dump, label));
+    return this.guard(() => observe(this.k, this.procs.values(), dump, label, opts));
+  }
+
+  /**
+   * `/proc/PID/smaps` of a live process: per VMA, in address order, its
+   * range, permissions, the region it lies in, every line in kB as the
+   * machine's kernel prints it (fs/proc/task_mmu.c show_smap) and the raw
+   * struct mem_size_stats. Pss divides each page by its mapcount as the
+   * machine's scheme reads it (docs/schemes.md).
+   *
+   * ```ts
+   * const m = await Machine.create();
+   * m.spawn("p"); m.mmap("p", "A", 2 << 20, "thp"); m.touch("p", "A", 0, 4096); m.fork("p", "c");
+   * m.smaps("p")[0].fields; // { Size: 2048, Rss: 2048, Pss: 1024, Shared_Dirty: 2048, AnonHugePages: 2048, … }
+   * ```
+   */
+  smaps(proc: string): SmapsVma[] {
+    const p = this.live(proc);
+    return this.guard(() => procSmaps(this.k, p));
   }
 
   /**

@@ -2,8 +2,10 @@
 // fs/proc/page.c: kpagecount): what a `dump` reports for every region of
 // every live process, from the page tables and the mapcounts, in the
 // records of docs/scenario-format.md.
-import type { Kernel, Process } from "./types.js";
-import { PAGE_SIZE, PMD_SIZE } from "../pgtable/x86_64.js";
+import type { Kernel, Mm, Process, Vma } from "./types.js";
+import { VM_READ, VM_WRITE, VM_HUGEPAGE, VM_NOHUGEPAGE } from "./types.js";
+import { PAGE_SIZE, PMD_SIZE, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_SPECIAL } from "../pgtable/x86_64.js";
+import { pmdThpAllowed, mthpOrdersAllowed } from "../knobs.js";
 import { walkPageRange } from "../pgtable/pagewalk.js";
 
 /** One present 4 KiB page of a region (pagemap + kpagecount). */
@@ -29,6 +31,14 @@ export interface RegionRecord {
   region: string;
   rss: number;
   pmdMapped: number;
+  /** With the smaps option: the region's /proc/PID/smaps fields in kB (docs/scenario-format.md). */
+  smaps?: SmapsRegion;
+}
+
+/** What a dump reports beyond the contract's page and region fields. */
+export interface ObserveOptions {
+  /** Every region record also carries `smaps` (the CLI's `--smaps`). */
+  smaps?: boolean;
 }
 
 function cmp(a: string, b: string): number { return a < b ? -1 : a > b ? 1 : 0; }
@@ -39,7 +49,7 @@ function cmp(a: string, b: string): number { return a < b ? -1 : a > b ? 1 : 0; 
  * first appearance within the dump; the zero pages are `zero` and `hzero`.
  * Mapcounts are read in one batch per PTE table (page_mapcount_batch).
  */
-export function observe(k: Kernel, procs: Iterable<Process>, dump: number, label: string | null): (PageRecord | RegionRecord)[] {
+export function observe(k: Kernel, procs: Iterable<Process>, dump: number, label: string | null, opts: ObserveOptions = {}): (PageRecord | RegionRecord)[] {
   const out: (PageRecord | RegionRecord)[] = [];
   const names = new Map<number, string>();
   const core = k.core;
@@ -95,8 +105,306 @@ export function observe(k: Kernel, procs: Iterable<Process>, dump: number, label
           return true;
         },
       });
-      out.push({ type: "region", dump, label, proc: p.name, region: r.name, rss, pmdMapped });
+      const rec: RegionRecord = { type: "region", dump, label, proc: p.name, region: r.name, rss, pmdMapped };
+      if (opts.smaps) rec.smaps = smapsRegion(k, p.mm, r.start, r.start + r.size);
+      out.push(rec);
     }
+  }
+  return out;
+}
+
+// ---- smaps (fs/proc/task_mmu.c show_smap, smap_gather_stats) ----------------------
+
+/**
+ * PSS_SHIFT: Pss is accumulated in bytes << 12, so that dividing a 4 KiB
+ * page by its mapcount loses almost nothing before the sum is printed.
+ */
+export const PSS_SHIFT = 12;
+
+/**
+ * struct mem_size_stats: what smap_gather_stats accumulates for one VMA.
+ * Sizes are in bytes; the pss* fields are fixed point (bytes << PSS_SHIFT).
+ * Anonymous private memory only, so the file/shmem/hugetlb/swap/KSM/lazyfree
+ * fields stay 0 (they are here so a formatter prints every line the kernel
+ * prints).
+ */
+export interface MemSizeStats {
+  resident: number;
+  shared_clean: number;
+  shared_dirty: number;
+  private_clean: number;
+  private_dirty: number;
+  referenced: number;
+  anonymous: number;
+  lazyfree: number;
+  anonymous_thp: number;
+  shmem_thp: number;
+  file_thp: number;
+  swap: number;
+  shared_hugetlb: number;
+  private_hugetlb: number;
+  ksm: number;
+  pss: number;
+  pss_anon: number;
+  pss_file: number;
+  pss_shmem: number;
+  pss_dirty: number;
+  pss_locked: number;
+  swap_pss: number;
+}
+
+/** A zeroed mem_size_stats. */
+export function emptyMemSizeStats(): MemSizeStats {
+  return {
+    resident: 0, shared_clean: 0, shared_dirty: 0, private_clean: 0, private_dirty: 0, referenced: 0,
+    anonymous: 0, lazyfree: 0, anonymous_thp: 0, shmem_thp: 0, file_thp: 0, swap: 0,
+    shared_hugetlb: 0, private_hugetlb: 0, ksm: 0,
+    pss: 0, pss_anon: 0, pss_file: 0, pss_shmem: 0, pss_dirty: 0, pss_locked: 0, swap_pss: 0,
+  };
+}
+
+/**
+ * smaps_page_accumulate: `size` bytes of an anonymous folio with `pss`
+ * (fixed point) as its share; dirty when the entry or the folio is dirty.
+ */
+function smapsPageAccumulate(mss: MemSizeStats, size: number, pss: number, dirty: boolean, priv: boolean): void {
+  mss.pss += pss;
+  mss.pss_anon += pss; // folio_test_anon: every folio here is anonymous
+  if (dirty) {
+    mss.pss_dirty += pss;
+    if (priv) mss.private_dirty += size; else mss.shared_dirty += size;
+  } else if (priv) mss.private_clean += size;
+  else mss.shared_clean += size;
+}
+
+/** A whole 4 KiB page's Pss in fixed point. */
+const PAGE_PSS = PAGE_SIZE * 2 ** PSS_SHIFT;
+
+/**
+ * smaps_account for `nr` pages starting at `pfn` of the folio headed by
+ * `head` (nr = 512 for a PMD mapping, 1 for a PTE), whose mapcounts
+ * page_mapcount_batch left in scratch slots [slot0, slot0 + nr).
+ * - folio_ref_count == 1: mapped exactly once (any PTE mapping of a subpage
+ *   would raise it), so the whole size is private with Pss = size.
+ * - else, per page: the mapcount the kernel of the scheme reads —
+ *   page_mapcount (4.5 DoubleMap, 6.2), folio_precise_page_mapcount
+ *   (6.11+ with CONFIG_PAGE_MAPCOUNT), or, CONFIG_NO_PAGE_MAPCOUNT (6.15+),
+ *   folio_average_page_mapcount with "private" = !folio_maybe_mapped_shared
+ *   for the whole folio. Mapcount ≥ 2 divides the page's Pss by it.
+ */
+function smapsAccount(k: Kernel, mss: MemSizeStats, head: number, nr: number, slot0: number, young: boolean, dirtyEntry: boolean): void {
+  const core = k.core;
+  const size = nr * PAGE_SIZE;
+  mss.anonymous += size; // folio_test_anon; swap-backed, so never lazyfree
+  mss.resident += size;
+  if (young || core.testFlag(head, "referenced")) mss.referenced += size;
+  const dirty = dirtyEntry || core.testFlag(head, "dirty");
+  if (core.refcount(head) === 1) {
+    smapsPageAccumulate(mss, size, size * 2 ** PSS_SHIFT, dirty, true);
+    return;
+  }
+  if (core.scheme === "nopagemapcount") {
+    // folio_average_page_mapcount (what page_mapcount reports here) and folio_maybe_mapped_shared
+    const mapcount = core.scratchGetSigned(slot0);
+    const exclusive = !folioMaybeMappedShared(k, head);
+    const pss = mapcount >= 2 ? Math.floor(PAGE_PSS / mapcount) : PAGE_PSS;
+    smapsPageAccumulate(mss, size, pss * nr, dirty, exclusive);
+    return;
+  }
+  for (let i = 0; i < nr; i++) {
+    const mapcount = core.scratchGetSigned(slot0 + i);
+    const pss = mapcount >= 2 ? Math.floor(PAGE_PSS / mapcount) : PAGE_PSS;
+    smapsPageAccumulate(mss, PAGE_SIZE, pss, dirty, mapcount < 2);
+  }
+}
+
+/**
+ * folio_maybe_mapped_shared (6.15+): a small folio is shared when mapped
+ * more than once; a large one is exclusive when mapped at most once, else
+ * the MM-owner slots' "maybe mapped shared" bit decides.
+ */
+function folioMaybeMappedShared(k: Kernel, head: number): boolean {
+  const core = k.core;
+  const mapcount = core.e.total_mapcount(head);
+  if (core.folioOrder(head) === 0) return mapcount > 1;
+  if (mapcount <= 1) return false;
+  return core.mmOwners(head).maybeMappedShared;
+}
+
+/**
+ * smap_gather_stats for one VMA: walk_page_range over [vma.start, vma.end)
+ * with smaps_pte_range's callbacks. A huge PMD is smaps_pmd_entry (the
+ * huge zero page is no normal page: vm_normal_page_pmd returns NULL, so it
+ * counts nowhere; an anonymous THP adds 2 MiB to AnonHugePages); a PTE is
+ * smaps_pte_entry (a special PTE, the zero page, counts nowhere). PROT_NONE
+ * entries are present and count. Mapcounts are read in one batch per PMD or
+ * PTE table (page_mapcount_batch).
+ */
+export function smapsVma(k: Kernel, mm: Mm, vma: Vma): MemSizeStats {
+  const mss = emptyMemSizeStats();
+  const core = k.core;
+  const pt = k.pt;
+  walkPageRange(pt, mm, vma.start, vma.end, {
+    pmdEntry(pmd, _blk, s, e) {
+      const n = (e - s) / PAGE_SIZE;
+      const i0 = (s % PMD_SIZE) / PAGE_SIZE;
+      if (pt.pmdTransHuge(pmd)) {
+        // smaps_pmd_entry (a VMA boundary never cuts a huge PMD: splitVmaAt splits it first)
+        const head = pt.pfn(pmd);
+        if (head === core.hugeZeroPfn) return true;
+        mss.anonymous_thp += PMD_SIZE;
+        const lo = pt.lo(pmd);
+        if (core.refcount(head) !== 1) {
+          for (let i = 0; i < 512; i++) core.scratchSet(i, head + i);
+          core.e.page_mapcount_batch(512);
+        }
+        smapsAccount(k, mss, head, 512, 0, (lo & _PAGE_ACCESSED) !== 0, (lo & _PAGE_DIRTY) !== 0);
+        return true;
+      }
+      // smaps_pte_range: the normal pages of this table, their mapcounts in one batch
+      const base = pt.pteTable(pmd);
+      const slots: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const pte = pt.nth(base, i0 + i);
+        if (!pt.ptePresent(pte)) continue;
+        const lo = pt.lo(pte);
+        const pfn = pt.pfn(pte);
+        if ((lo & _PAGE_SPECIAL) !== 0 || pfn === core.zeroPfn) continue; // vm_normal_page: NULL
+        core.scratchSet(slots.length, pfn);
+        slots.push(pte);
+      }
+      core.e.page_mapcount_batch(slots.length);
+      for (let j = 0; j < slots.length; j++) {
+        const lo = pt.lo(slots[j]);
+        const head = core.headPfn(pt.pfn(slots[j]));
+        smapsAccount(k, mss, head, 1, j, (lo & _PAGE_ACCESSED) !== 0, (lo & _PAGE_DIRTY) !== 0);
+      }
+      return true;
+    },
+  });
+  return mss;
+}
+
+/** The lines of one VMA's smaps entry, in kB as show_smap prints them (THPeligible: 0 or 1). */
+export interface SmapsFields {
+  Size: number;
+  KernelPageSize: number;
+  MMUPageSize: number;
+  Rss: number;
+  Pss: number;
+  Pss_Dirty: number;
+  Shared_Clean: number;
+  Shared_Dirty: number;
+  Private_Clean: number;
+  Private_Dirty: number;
+  Referenced: number;
+  Anonymous: number;
+  KSM: number;
+  LazyFree: number;
+  AnonHugePages: number;
+  ShmemPmdMapped: number;
+  FilePmdMapped: number;
+  Shared_Hugetlb: number;
+  Private_Hugetlb: number;
+  Swap: number;
+  SwapPss: number;
+  Locked: number;
+  THPeligible: number;
+}
+
+/** One VMA of /proc/PID/smaps (Machine.smaps): its range, its maps-line permissions, its fields. */
+export interface SmapsVma {
+  start: number;
+  end: number;
+  /** The maps line's permissions: `rw-p`, `r--p`, `---p` (private anonymous). */
+  perms: string;
+  /** The scenario region this VMA lies in (null: none). */
+  region: string | null;
+  /** The lines, in kB as printed (the order of __show_smap). */
+  fields: SmapsFields;
+  /** The raw struct mem_size_stats (bytes; pss* fixed point, << PSS_SHIFT). */
+  mss: MemSizeStats;
+}
+
+/** The smaps keys a `region` record carries (docs/scenario-format.md): no Referenced, it varies on a real kernel. */
+export const SMAPS_REGION_KEYS = [
+  "Rss", "Pss", "Pss_Dirty", "Shared_Clean", "Shared_Dirty", "Private_Clean", "Private_Dirty", "Anonymous", "AnonHugePages",
+] as const;
+export type SmapsRegionKey = (typeof SMAPS_REGION_KEYS)[number];
+/** A region's smaps: each VMA's values in kB as printed, summed over the VMAs inside the region. */
+export type SmapsRegion = Record<SmapsRegionKey, number>;
+
+const kB = (bytes: number) => Math.floor(bytes / 1024);
+/** (x >> PSS_SHIFT) >> 10: a fixed-point Pss printed in kB. */
+const pssKB = (pss: number) => Math.floor(pss / 2 ** (PSS_SHIFT + 10));
+
+/**
+ * thp_vma_allowable_orders(vma, TVA_SMAPS | TVA_ENFORCE_SYSFS, THP_ORDERS_ALL)
+ * for an anonymous VMA: some order the knobs allow for it (PMD or mTHP) whose
+ * aligned block ending at or below vm_end fits in the VMA
+ * (thp_vma_suitable_order).
+ */
+function thpEligible(k: Kernel, vma: Vma): boolean {
+  const hg = (vma.flags & VM_HUGEPAGE) !== 0, nh = (vma.flags & VM_NOHUGEPAGE) !== 0;
+  const orders = [...(pmdThpAllowed(k.knobs, hg, nh) ? [9] : []), ...mthpOrdersAllowed(k.knobs, hg, nh)];
+  return orders.some((o) => {
+    const size = PAGE_SIZE * 2 ** o;
+    const haddr = Math.floor((vma.end - size) / size) * size;
+    return haddr >= vma.start && haddr + size <= vma.end;
+  });
+}
+
+/** __show_smap (and show_smap's Size/KernelPageSize/MMUPageSize/THPeligible) of one VMA, in kB. */
+export function smapsFields(k: Kernel, vma: Vma, mss: MemSizeStats): SmapsFields {
+  return {
+    Size: kB(vma.end - vma.start),
+    KernelPageSize: 4,
+    MMUPageSize: 4,
+    Rss: kB(mss.resident),
+    Pss: pssKB(mss.pss),
+    Pss_Dirty: pssKB(mss.pss_dirty),
+    Shared_Clean: kB(mss.shared_clean),
+    Shared_Dirty: kB(mss.shared_dirty),
+    Private_Clean: kB(mss.private_clean),
+    Private_Dirty: kB(mss.private_dirty),
+    Referenced: kB(mss.referenced),
+    Anonymous: kB(mss.anonymous),
+    KSM: kB(mss.ksm),
+    LazyFree: kB(mss.lazyfree),
+    AnonHugePages: kB(mss.anonymous_thp),
+    ShmemPmdMapped: kB(mss.shmem_thp),
+    FilePmdMapped: kB(mss.file_thp),
+    Shared_Hugetlb: kB(mss.shared_hugetlb),
+    Private_Hugetlb: kB(mss.private_hugetlb),
+    Swap: kB(mss.swap),
+    SwapPss: pssKB(mss.swap_pss),
+    Locked: pssKB(mss.pss_locked),
+    THPeligible: thpEligible(k, vma) ? 1 : 0,
+  };
+}
+
+/** show_map_vma's permission string of a private anonymous VMA. */
+function perms(vma: Vma): string {
+  return `${vma.flags & VM_READ ? "r" : "-"}${vma.flags & VM_WRITE ? "w" : "-"}-p`;
+}
+
+/** /proc/PID/smaps of a process: every VMA in address order (show_smap for each). */
+export function smaps(k: Kernel, p: Process): SmapsVma[] {
+  const regions = [...p.regions.values()];
+  return p.mm.vmas.map((vma) => {
+    const mss = smapsVma(k, p.mm, vma);
+    const r = regions.find((r) => r.start <= vma.start && vma.end <= r.start + r.size);
+    return { start: vma.start, end: vma.end, perms: perms(vma), region: r ? r.name : null, fields: smapsFields(k, vma, mss), mss };
+  });
+}
+
+/** A region's smaps record: the VMAs inside [start, end), each truncated to kB as printed, then summed. */
+export function smapsRegion(k: Kernel, mm: Mm, start: number, end: number): SmapsRegion {
+  const out = Object.fromEntries(SMAPS_REGION_KEYS.map((key) => [key, 0])) as SmapsRegion;
+  for (const vma of mm.vmas) {
+    if (vma.start < start || vma.end > end) continue;
+    const f = smapsFields(k, vma, smapsVma(k, mm, vma));
+    for (const key of SMAPS_REGION_KEYS) out[key] += f[key];
   }
   return out;
 }
