@@ -70,9 +70,9 @@ interface Outcome {
   stderr: string;
 }
 
-function run(file: string, args: string[], input?: string): Promise<Outcome> {
+function run(file: string, args: string[], input?: string, env?: NodeJS.ProcessEnv): Promise<Outcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(file, args, { stdio: ["pipe", "pipe", "pipe"], env: env ?? process.env });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (b: Buffer) => out.push(b));
@@ -166,18 +166,19 @@ export function hostCanServe(): { ok: boolean; reason?: string } {
 /**
  * Run a normalized scenario (parse.ts normalizeOp, one operation per line)
  * on the host kernel. Interference (exit 7) is retried up to `retries`
- * times (default 3).
+ * times (default 3). `smaps`: region records also carry the smaps fields
+ * (the runner reads THPEMU_RUNNER_SMAPS=1).
  */
 export async function runOnKernel(
   normalizedScenario: string,
-  opts: { retries?: number } = {},
+  opts: { retries?: number; smaps?: boolean } = {},
 ): Promise<KernelRunResult> {
   const bin = await ensureKernelRunner();
   const retries = Math.max(0, opts.retries ?? 3);
   const input = normalizedScenario.endsWith("\n") ? normalizedScenario : normalizedScenario + "\n";
   let last: Outcome | null = null;
   for (let attempt = 0; attempt <= retries; attempt++) {
-    const r = await run(bin, [], input);
+    const r = await run(bin, [], input, opts.smaps ? { ...process.env, THPEMU_RUNNER_SMAPS: "1" } : undefined);
     last = r;
     if (r.code === 0) return { status: "ok", jsonl: r.stdout };
     if (r.code === 5) return { status: "unsupported", reason: r.stderr.trim() || "cannot be checked on this kernel" };
