@@ -26,7 +26,17 @@ export const SMAPS_FIELDS = SMAPS_REGION_KEYS.map((k) => `smaps.${k}`);
 export interface CompareOptions {
   /** Region records' smaps fields too (the CLI's --smaps). */
   smaps?: boolean;
+  /** Which smaps keys (default: all of SMAPS_REGION_KEYS). */
+  smapsKeys?: readonly string[];
 }
+
+/**
+ * The smaps keys that do not depend on per-page mapcounts: all a
+ * CONFIG_PAGE_MAPCOUNT kernel's smaps can tell about the nopagemapcount
+ * scheme, whose Pss and Shared/Private follow the folio average and
+ * folio_maybe_mapped_shared instead (docs/schemes.md).
+ */
+export const SMAPS_MAPCOUNT_FREE_KEYS = ["Rss", "Anonymous", "AnonHugePages"] as const;
 
 /** A record reduced to its spec fields (plain values). */
 export type SpecRecord = Record<string, string | number | null>;
@@ -192,7 +202,9 @@ function groups(recs: SpecRecord[]): Map<string, Group> {
 export function compareRecords(kernelRecs: readonly unknown[], emuRecs: readonly unknown[], opts: CompareOptions = {}): Difference[] {
   const kg = groups(specRecords(kernelRecs, opts));
   const eg = groups(specRecords(emuRecs, opts));
-  const regionFields = opts.smaps ? ["rss", "pmdMapped", ...SMAPS_FIELDS] : ["rss", "pmdMapped"];
+  const regionFields = opts.smaps
+    ? ["rss", "pmdMapped", ...(opts.smapsKeys ? opts.smapsKeys.map((k) => `smaps.${k}`) : SMAPS_FIELDS)]
+    : ["rss", "pmdMapped"];
   const keys: string[] = [...kg.keys()];
   for (const k of eg.keys()) if (!kg.has(k)) keys.push(k);
   const diffs: Difference[] = [];
@@ -293,7 +305,10 @@ export async function conformText(
   // without per-page mapcounts the kernel would print each large folio's average
   const kernelRecs = scheme === "nopagemapcount"
     ? averagedRecords(parseJsonl(jsonl) as Record<string, unknown>[]) : parseJsonl(jsonl);
-  const diffs = compareRecords(kernelRecs, emu, { smaps: target?.machine.smaps });
+  const diffs = compareRecords(kernelRecs, emu, {
+    smaps: target?.machine.smaps,
+    smapsKeys: scheme === "nopagemapcount" ? SMAPS_MAPCOUNT_FREE_KEYS : undefined,
+  });
   return { file, status: diffs.length ? "mismatch" : "match", diffs };
 }
 
