@@ -9,7 +9,7 @@ import path from "node:path";
 import { Machine, UserError } from "../src/machine.js";
 import { KNOB_NAMES, REFERENCE_KNOBS, parseKnob, pmdThpAllowed, mthpOrdersAllowed, type ThpKnobs } from "../src/knobs.js";
 import { PROFILES } from "../src/profiles.js";
-import { knobFileValue, probeHost, resolveTarget } from "../src/kernel/probe.js";
+import { journalOriginals, knobFileValue, probeHost, resolveTarget } from "../src/kernel/probe.js";
 import { hostCanServe, findCompiler } from "../src/kernel/runner.js";
 import { pagesOf, regionOf, runOn, runs, repoRoot, M } from "./helpers.js";
 
@@ -220,6 +220,12 @@ describe("the host probe", () => {
     expect(knobFileValue("[always] inherit madvise never")).toBe("always");
   });
 
+  it("takes a killed runner's journal as the knobs' original values (and only knob lines)", () => {
+    const j = "# boot_id 1234\nenabled madvise\nhugepages-64kB/enabled never\n/proc/sys/vm/min_free_kbytes 67584\nbogus 3\n";
+    expect([...journalOriginals(j)]).toEqual([["enabled", "madvise"], ["hugepages-64kB/enabled", "never"]]);
+    expect(journalOriginals("").size).toBe(0);
+  });
+
   const host = hostCanServe();
   const cc = findCompiler() !== null;
   const skip = !host.ok ? `host cannot serve: ${host.reason}` : !cc ? "no C compiler (cc, gcc, clang)" : "";
@@ -230,7 +236,8 @@ describe("the host probe", () => {
     expect(p.release).toBe(fs.readFileSync("/proc/sys/kernel/osrelease", "utf8").trim());
     for (const k of KNOB_NAMES) {
       if (p.missingKnobs.includes(k)) continue;
-      const text = fs.readFileSync(path.join("/sys/kernel/mm/transparent_hugepage", k), "utf8");
+      // read under the runners' lock too: a kernel test in another worker may be between a sysfs line and its restore
+      const text = spawnSync("flock", ["-s", "/tmp/thpemu-kernel.lock", "cat", path.join("/sys/kernel/mm/transparent_hugepage", k)], { encoding: "utf8" }).stdout;
       expect(String(p.knobs[k]), k).toBe(knobFileValue(text));
     }
     for (const q of ["readFaultZeroPage", "readFaultHugeZeroPage", "splitRemapsZeroPages"] as const) {

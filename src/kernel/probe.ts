@@ -4,6 +4,7 @@
 // runner (docs/host.md). Knobs are read fresh every time; quirks are cached
 // per kernel build (release + /proc/version) in the runner's cache folder.
 
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -42,14 +43,52 @@ export function knobFileValue(text: string): string {
   return (m ? m[1] : text).trim();
 }
 
+/** The runners' machine-wide lock and a killed runner's journal of original knob values (native/kernel-runner.c). */
+const RUNNER_LOCK = "/tmp/thpemu-kernel.lock";
+const RUNNER_JOURNAL = "/tmp/thpemu-kernel.knobs";
+
+/**
+ * The knob files' texts as the user left them. A kernel run in another
+ * process changes knobs between its `sysfs` lines and its restore, under the
+ * machine-wide flock: so read them holding that lock (shared, through
+ * util-linux flock(1)). A journal there means a runner was killed before its
+ * restore; its lines name the original values, which win.
+ */
+function readKnobTexts(): Map<string, string> {
+  const files = [...KNOB_NAMES.map((n) => path.join(THP, n)), RUNNER_JOURNAL];
+  let o: Record<string, string>;
+  try {
+    // flock -s waits for a run in progress; the child prints the files, read under the lock, as JSON
+    const script = `const fs=require("fs");const o={};for(const f of process.argv.slice(1)){try{o[f]=fs.readFileSync(f,"utf8")}catch{}}process.stdout.write(JSON.stringify(o))`;
+    o = JSON.parse(execFileSync("flock", ["-s", "-w", "300", RUNNER_LOCK, process.execPath, "-e", script, ...files],
+      { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] })) as Record<string, string>;
+  } catch {
+    o = {}; // no flock(1), or the lock cannot be taken: read unlocked
+    for (const f of files) try { o[f] = fs.readFileSync(f, "utf8"); } catch { /* missing */ }
+  }
+  const texts = new Map<string, string>();
+  for (const name of KNOB_NAMES) if (o[path.join(THP, name)] !== undefined) texts.set(name, o[path.join(THP, name)]);
+  for (const [name, orig] of journalOriginals(o[RUNNER_JOURNAL] ?? "")) if (texts.has(name)) texts.set(name, orig);
+  return texts;
+}
+
+/** The original knob values a killed runner's journal lists (`KNOB ORIGINAL` lines; `# boot_id` and vm.min_free_kbytes are not knobs). */
+export function journalOriginals(journal: string): Map<string, string> {
+  const orig = new Map<string, string>();
+  for (const line of journal.split("\n")) {
+    const m = /^([^#/\s]\S*) (.+)$/.exec(line);
+    if (m && (KNOB_NAMES as readonly string[]).includes(m[1])) orig.set(m[1], m[2]);
+  }
+  return orig;
+}
+
 function readKnobs(): { knobs: ThpKnobs; missing: KnobName[] } {
   const knobs = { ...REFERENCE_KNOBS } as unknown as Record<string, string | number>;
   const missing: KnobName[] = [];
+  const texts = readKnobTexts();
   for (const name of KNOB_NAMES) {
-    let text: string;
-    try {
-      text = fs.readFileSync(path.join(THP, name), "utf8");
-    } catch {
+    const text = texts.get(name);
+    if (text === undefined) {
       missing.push(name);
       continue;
     }
