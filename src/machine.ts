@@ -131,12 +131,14 @@ export class Machine {
 
   // ---- transactions -------------------------------------------------------------
   /**
-   * Run `fn`; if it might need more frames than are free (`bound`), take a
-   * snapshot first and restore it when the operation fails, so a failed
-   * operation changes nothing.
+   * Run `fn`; if it might need more frames than are free (`bound`), or more
+   * WebAssembly memory than the 4 GiB ceiling leaves (struct pages and
+   * page-table entries for that many frames), take a snapshot first and
+   * restore it when the operation fails, so a failed operation changes nothing.
    */
   private transact<T>(bound: number, fn: () => T): T {
-    const snap = this.k.core.nrFreePages() < bound ? this.snapshot() : undefined;
+    const core = this.k.core;
+    const snap = core.nrFreePages() < bound || !core.hasRoomFor(bound) ? this.snapshot() : undefined;
     try {
       const out = fn();
       this.k.core.checkBadPage();

@@ -90,10 +90,14 @@ export class Core {
   private readonly memory: WebAssembly.Memory;
   private readonly L: Layout;
   private readonly stride: number;
-  private readonly memMap: number;
+  private readonly sectionShift: number;
+  private readonly sectionMask: number;
+  private readonly memSection: number; // u32 index of mem_section[]
+  private readonly chunkSection: number; // u32 index of the chunk → section table
+  private readonly chunkShift: number;
+  private readonly zeroStructPage: number; // byte address of 64 zero bytes (a never-initialised struct page)
   private readonly scratchBase: number; // u32 index
   private readonly costStride: number; // u32 words per cost entry
-  private readonly poolBase: number;
   // offsets and bits of the hot accessors, read once (no keyed lookups on the fault path)
   private readonly offPrivate: number;
   private readonly offCompoundHead: number;
@@ -113,11 +117,15 @@ export class Core {
     this.memory = instance.exports.memory as WebAssembly.Memory;
     this.NIL = L.C.NIL;
     this.stride = L.C.STRUCT_PAGE_SIZE;
-    this.memMap = L.C.MEM_MAP_BASE;
+    this.sectionShift = L.C.SECTION_SHIFT;
+    this.sectionMask = (1 << L.C.SECTION_SHIFT) - 1;
+    this.memSection = L.C.MEM_SECTION_BASE >>> 2;
+    this.chunkSection = L.C.CHUNK_SECTION_BASE >>> 2;
+    this.chunkShift = L.C.CHUNK_SHIFT;
+    this.zeroStructPage = L.G.ZERO_STRUCT_PAGE;
     this.scratchBase = L.C.SCRATCH_BASE >>> 2;
     this.costStride = L.C.COST_STRIDE >>> 2;
     this.zeroPfn = this.u32[L.G.ZERO_PFN >>> 2];
-    this.poolBase = this.u32[L.G.PT_POOL_BASE >>> 2];
     this.offPrivate = L.off.PAGE_PRIVATE;
     this.offCompoundHead = L.off.PAGE_COMPOUND_HEAD;
     this.offCompoundOrder = L.off.PAGE_COMPOUND_ORDER;
@@ -175,10 +183,9 @@ export class Core {
     this.refresh();
     return this._u32!;
   }
-  /** The slot of entry 0 of the page-table page held in frame `pfn` (its pool slot is page->private). */
+  /** The slot of entry 0 of the page-table page held in frame `pfn` (page->private holds its entries' address). */
   tableBase(pfn: number): number {
-    const slot = this.u32[(this.memMap + pfn * this.stride + this.offPrivate) >>> 2];
-    return (this.poolBase + slot * 4096) >>> 2;
+    return this.u32[this.word(pfn, this.offPrivate)] >>> 2;
   }
 
   // ---- the scratch batch buffer --------------------------------------------------
@@ -196,7 +203,46 @@ export class Core {
   get scratchSlots(): number { return this.L.C.SCRATCH_SLOTS; }
 
   // ---- struct page ---------------------------------------------------------------
-  private word(pfn: number, offset: number): number { return (this.memMap + pfn * this.stride + offset) >>> 2; }
+  /**
+   * The struct page of `pfn` (SPARSEMEM __pfn_to_page: its section's mem_map
+   * plus its index there); a frame whose section was never initialised reads
+   * as 64 zero bytes.
+   */
+  private page(pfn: number): number {
+    const map = this.u32[this.memSection + (pfn >>> this.sectionShift)];
+    return map === 0 ? this.zeroStructPage : map + (pfn & this.sectionMask) * this.stride;
+  }
+  private word(pfn: number, offset: number): number { return (this.page(pfn) + offset) >>> 2; }
+  /** __page_to_pfn: the PFN of the struct page at byte address `page` (the chunk remembers its section). */
+  private pageToPfn(page: number): number {
+    const section = this.u32[this.chunkSection + (page >>> this.chunkShift)] - 1;
+    return section * (this.sectionMask + 1) + ((page & ((1 << this.chunkShift) - 1)) / this.stride);
+  }
+  /**
+   * Whether frame `pfn`'s struct page was ever initialised: deferred struct
+   * page init reaches a section when the buddy allocator first needs one
+   * of its blocks. A never-initialised frame is free and reads as a zero
+   * struct page.
+   */
+  initialised(pfn: number): boolean {
+    return pfn >= 0 && pfn < this.frames && this.u32[this.memSection + (pfn >>> this.sectionShift)] !== 0;
+  }
+  /** first_deferred_pfn: frames from here (up to the last whole section) were never initialised. */
+  get firstDeferredPfn(): number { return this.u32[this.L.G.FIRST_DEFERRED_PFN >>> 2]; }
+  /** Bytes of WebAssembly linear memory the core has now (it grows with the work, never shrinks). */
+  get linearMemoryBytes(): number { return this.memory.buffer.byteLength; }
+  /** Bytes of linear memory handed out so far (the heap top; what a snapshot copies). */
+  get heapBytes(): number { return this.u32[this.L.G.HEAP_TOP >>> 2] * 2 ** this.chunkShift; }
+  /**
+   * Whether the linear memory has room for `frames` more frames of work: a
+   * section's mem_map for each max-order block and a page table's entries
+   * for each frame, in the worst case (wasm32: 4 GiB in all).
+   */
+  hasRoomFor(frames: number): boolean {
+    const chunks = this.L.C.NR_CHUNKS - this.u32[this.L.G.HEAP_TOP >>> 2];
+    const need = Math.ceil(frames / (this.sectionMask + 1)) + Math.ceil(frames / this.L.C.PT_TABLES_PER_CHUNK) + 2;
+    return chunks >= need;
+  }
   /** A struct page field (signed 32-bit), by its layout name. */
   field(pfn: number, name: PageOffset): number { return this.i32[this.word(pfn, this.L.off[name])]; }
   flags(pfn: number): number { return this.u32[this.word(pfn, 0)]; }
@@ -209,7 +255,13 @@ export class Core {
   setNonzeroRun(pfn: number, n: number): void {
     const u32 = this.u32;
     const stride = this.stride >>> 2, bit = this.bitNonzero;
-    for (let w = this.word(pfn, 0), end = w + n * stride; w < end; w += stride) u32[w] |= bit;
+    while (n > 0) {
+      // consecutive struct pages within one section's mem_map
+      const k = Math.min(n, this.sectionMask + 1 - (pfn & this.sectionMask));
+      for (let w = this.word(pfn, 0), end = w + k * stride; w < end; w += stride) u32[w] |= bit;
+      pfn += k;
+      n -= k;
+    }
   }
   /** The page flags by name, lowest bit first; an alias shows under the name that applies to the page. */
   flagNames(flags: number): string[] {
@@ -233,7 +285,7 @@ export class Core {
   /** compound_head(): head PFN of the folio `pfn` belongs to. */
   headPfn(pfn: number): number {
     const w = this.u32[this.word(pfn, this.offCompoundHead)];
-    return (w & 1) !== 0 ? (w - 1 - this.memMap) / this.stride : pfn;
+    return (w & 1) !== 0 ? this.pageToPfn(w - 1) : pfn;
   }
   /** The folio order of the folio `pfn` belongs to. */
   folioOrder(pfn: number): number {
@@ -274,11 +326,17 @@ export class Core {
   usedFrameLimit(): number {
     const u32 = this.u32;
     const stride = this.stride >>> 2;
-    const base = this.memMap >>> 2;
     const ref = this.L.off.PAGE_REFCOUNT >>> 2, ch = this.L.off.PAGE_COMPOUND_HEAD >>> 2;
-    for (let pfn = this.frames - 1; pfn >= 0; pfn--) {
-      const w = base + pfn * stride;
-      if (u32[w + ref] !== 0 || (u32[w + ch] & 1) !== 0 || u32[w] !== 0) return pfn + 1;
+    const per = this.sectionMask + 1;
+    // only initialised sections can hold a used frame: a never-initialised one is free
+    for (let s = Math.ceil(this.frames / per) - 1; s >= 0; s--) {
+      const map = u32[this.memSection + s];
+      if (map === 0) continue;
+      const base = map >>> 2;
+      for (let i = Math.min(per, this.frames - s * per) - 1; i >= 0; i--) {
+        const w = base + i * stride;
+        if (u32[w + ref] !== 0 || (u32[w + ch] & 1) !== 0 || u32[w] !== 0) return s * per + i + 1;
+      }
     }
     return 0;
   }
@@ -328,10 +386,19 @@ export class Core {
   setCostAccounting(on: boolean): void { this.e.cost_accounting(on ? 1 : 0); }
 
   // ---- the whole memory: rollback snapshots -------------------------------------------
-  /** A copy of the core's linear memory. */
-  snapshotMemory(): Uint8Array { return new Uint8Array(this.memory.buffer).slice(); }
-  /** Put back a copy taken by snapshotMemory (memory never shrinks, so it fits). */
-  restoreMemory(bytes: Uint8Array): void { new Uint8Array(this.memory.buffer).set(bytes); }
+  /** A copy of the core's linear memory up to the heap top (what the work has used). */
+  snapshotMemory(): Uint8Array { return new Uint8Array(this.memory.buffer, 0, this.heapBytes).slice(); }
+  /**
+   * Put back a copy taken by snapshotMemory (memory never shrinks, so it
+   * fits). What was handed out since is zeroed: the restored heap top hands
+   * those chunks out again, and a section without a mem_map is all zeros.
+   */
+  restoreMemory(bytes: Uint8Array): void {
+    const top = this.heapBytes;
+    const all = new Uint8Array(this.memory.buffer);
+    all.set(bytes);
+    if (top > bytes.length) all.fill(0, bytes.length, top);
+  }
 
   /** Throw if the core reported a bad page (the emulator's state is corrupt). */
   checkBadPage(): void {
