@@ -12,7 +12,7 @@ export {
   PG_private_2, PG_double_map, PG_reclaim, PG_partially_mapped, PG_head, PG_anon_exclusive, PG_swapbacked, PG_pgtable, PG_nonzero,
   PAGE_MAPPING_ANON, TAIL_MAPPING, PAGE_BUDDY_MAPCOUNT_VALUE, TRANSHUGE_PAGE_DTOR,
   FOLIO_MM_IDS_SHARED_BIT,
-  G_NR_FRAMES, G_HEAP_TOP, G_FIRST_DEFERRED_PFN, G_DEFERRED_END, G_ZERO_STRUCT_PAGE, G_ZERO_PFN, G_HUGE_ZERO_PFN, G_HUGE_ZERO_REFCOUNT,
+  G_NR_FRAMES, G_HEAP_TOP, G_FIRST_DEFERRED_PFN, G_DEFERRED_END, G_CHUNK_LIMIT, G_MEMORY_EXHAUSTED, G_ZERO_STRUCT_PAGE, G_ZERO_PFN, G_HUGE_ZERO_PFN, G_HUGE_ZERO_REFCOUNT,
   G_SPLIT_QUEUE_LEN, G_LAST_ERROR, G_BAD_PFN, G_BAD_REASON, G_BAD_PAGES, G_RESULT1, G_CONFIG,
   G_VMSTAT, CONFIG_MM_ID, CONFIG_ANON_EXCLUSIVE, CONFIG_DEFERRED_SPLIT_UNMAPPED, CONFIG_COW_REUSE_REFCOUNT,
   VM_NR_FREE_PAGES, VM_NR_ANON_PAGES, VM_NR_ANON_THPS, VM_NR_PAGETABLE, VM_THP_FAULT_ALLOC,
@@ -41,7 +41,7 @@ import { split_huge_page as _split_huge_page } from "./huge_memory";
 
 export {
   nr_free_pages, nr_free_order, check_free_lists, pfn_is_free, pte_free, pt_table_addr,
-  is_pgtable_page, check_sections,
+  is_pgtable_page, check_sections, set_memory_limit,
 } from "./page_alloc";
 export {
   deferred_split_scan, deferred_split_list, get_huge_zero_page, put_huge_zero_page, shrink_huge_zero_page,

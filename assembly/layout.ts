@@ -138,6 +138,8 @@ export const G_CONFIG: u32 = GLOBALS_BASE + 0x244; //           CONFIG_* bits (s
 export const G_BAD_PAGES: u32 = GLOBALS_BASE + 0x248; //        count of bad_page() reports
 export const G_VMSTAT: u32 = GLOBALS_BASE + 0x400; //           u32 counters, VM_* indices
 export const G_SCHEME: u32 = GLOBALS_BASE + 0x24c; //           SCHEME_*: the mapcount scheme
+export const G_CHUNK_LIMIT: u32 = GLOBALS_BASE + 0x258; //     chunks the linear memory may reach (NR_CHUNKS; lower in tests)
+export const G_MEMORY_EXHAUSTED: u32 = GLOBALS_BASE + 0x25c; // 1: a chunk was refused (the linear memory is at its limit)
 export const G_PT_CARVE: u32 = GLOBALS_BASE + 0x250; //         next unused 4 KiB entry block in the newest page-table chunk (0: none)
 export const G_SPLIT_COUNTS: u32 = GLOBALS_BASE + 0x254; //     1: scratch holds per-subpage PTE counts for split
 // 64 bytes that stay zero: what the host reads for a frame whose struct page

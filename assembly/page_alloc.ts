@@ -6,7 +6,7 @@
 import {
   STRUCT_PAGE_SIZE, STRUCT_PAGE_SHIFT, MAX_ORDER, G_FREE_AREA, FREE_AREA_STRIDE, G_NR_FRAMES,
   MEM_SECTION_BASE, CHUNK_SECTION_BASE, CHUNK_SHIFT, NR_CHUNKS, HEAP_BASE, SECTION_SHIFT, PAGES_PER_SECTION,
-  NR_MEM_SECTIONS, G_HEAP_TOP, G_PT_FREE, G_PT_CARVE, G_FIRST_DEFERRED_PFN, G_DEFERRED_END,
+  NR_MEM_SECTIONS, G_HEAP_TOP, G_CHUNK_LIMIT, G_MEMORY_EXHAUSTED, G_PT_FREE, G_PT_CARVE, G_FIRST_DEFERRED_PFN, G_DEFERRED_END,
   PAGE_FLAGS, PAGE_LRU_NEXT, PAGE_PRIVATE, PAGE_MAPPING, PAGE_INDEX, PAGE_MAPCOUNT,
   PAGE_REFCOUNT, PAGE_COMPOUND_HEAD, PAGE_COMPOUND_DTOR, PAGE_COMPOUND_ORDER, PAGE_MEMCG,
   PAGE_BUDDY_MAPCOUNT_VALUE, PG_head, PG_reserved, PG_pgtable, TAIL_MAPPING,
@@ -47,12 +47,16 @@ import {
 /**
  * The next 64 KiB chunk of linear memory (a section's mem_map, or the
  * entries of 16 page-table pages), zeroed; 0 when the WebAssembly memory
- * cannot grow (the wasm32 ceiling: 4 GiB). Chunks are handed out in the
- * order the work asks for them, so the memory grows with the work done.
+ * cannot grow (the wasm32 ceiling: 4 GiB), and G_MEMORY_EXHAUSTED is set:
+ * an allocation that fails for this reason is the emulator's limit, not the
+ * emulated kernel's, so the host fails the whole operation (and rolls it
+ * back) instead of letting a THP fault fall back. Chunks are handed out in
+ * the order the work asks for them, so the memory grows with the work done.
  */
 function alloc_chunk(): u32 {
   const chunk = load<u32>(G_HEAP_TOP);
-  if (chunk >= NR_CHUNKS) return 0;
+  const limit = load<u32>(G_CHUNK_LIMIT);
+  if (chunk >= limit) { store<u32>(G_MEMORY_EXHAUSTED, 1); return 0; }
   const have = u32(memory.size());
   if (chunk >= have) {
     // Grow by an eighth at least: V8's memory.grow takes time in proportion
@@ -60,13 +64,18 @@ function alloc_chunk(): u32 {
     // Pages never written cost no RSS (the OS backs them on first touch).
     const need = chunk + 1 - have;
     let step = max<u32>(need, max<u32>(have >> 3, 16));
-    if (have + step > NR_CHUNKS) step = NR_CHUNKS - have;
-    if (memory.grow(i32(step)) < 0 && memory.grow(i32(need)) < 0) return 0;
+    if (have + step > limit) step = limit - have;
+    if (memory.grow(i32(step)) < 0 && memory.grow(i32(need)) < 0) { store<u32>(G_MEMORY_EXHAUSTED, 1); return 0; }
   }
   store<u32>(G_HEAP_TOP, chunk + 1);
   const addr = chunk << CHUNK_SHIFT;
   memory.fill(addr, 0, 1 << CHUNK_SHIFT); // a chunk handed out again after a rollback is not zero
   return addr;
+}
+
+/** Cap the linear memory at `chunks` 64 KiB chunks (tests of running out of it); never below what is in use. */
+export function set_memory_limit(chunks: u32): void {
+  store<u32>(G_CHUNK_LIMIT, max<u32>(load<u32>(G_HEAP_TOP), min<u32>(chunks, NR_CHUNKS)));
 }
 
 // ---- SPARSEMEM sections and deferred struct page init ------------------------
@@ -136,6 +145,7 @@ export function mem_init(frames: u32): i32 {
   for (let i: u32 = 0; i < VM_NR_COUNTERS; i++) store<u32>(G_VMSTAT + (i << 2), 0);
   store<u32>(G_NR_FRAMES, frames);
   store<u32>(G_HEAP_TOP, HEAP_BASE >> CHUNK_SHIFT);
+  store<u32>(G_CHUNK_LIMIT, NR_CHUNKS);
   store<u32>(G_PT_FREE, 0);
   store<u32>(G_PT_CARVE, 0);
   store<u32>(G_HUGE_ZERO_PFN, NIL);

@@ -1,5 +1,5 @@
 // thpemu: the public API, the same in Node and in a browser.
-export { Machine, UserError, OomError, BadPageError, DEFAULT_MEMORY } from "./machine.js";
+export { Machine, UserError, OomError, BadPageError, DEFAULT_MEMORY, MAX_MEMORY } from "./machine.js";
 export type { MachineOptions, Advice, MadviseAdvice } from "./machine.js";
 export { runScenario, runOps, applyOp, InvariantError } from "./scenario/run.js";
 export type { RunOptions } from "./scenario/run.js";

@@ -36,8 +36,15 @@ export type MadviseAdvice = "dontneed" | "hugepage" | "nohugepage" | "collapse";
 export interface MachineOptions {
   /** Kernel profile: "linux-6.18" (default) or "linux-4.5". */
   kernel?: KernelName;
-  /** Emulated physical memory in bytes (default 4 GiB; up to 64 GiB and more). */
+  /**
+   * Emulated physical memory in bytes (default 4 GiB, at most 128 GiB: its
+   * mem_map of 64-byte struct pages, 2 GiB at 128 GiB, and the page tables'
+   * entries share WebAssembly's 4 GiB of linear memory). Only what the
+   * scenario touches costs memory and time (lazy struct page init).
+   */
   memory?: number;
+  /** @internal Cap on the core's WebAssembly memory in bytes (default: the wasm32 ceiling, 4 GiB): tests of running out of it. */
+  wasmMemoryLimit?: number;
   /** Use the debug build of the core (assertions on). */
   debugCore?: boolean;
   /**
@@ -56,6 +63,8 @@ export interface MachineOptions {
 }
 
 export const DEFAULT_MEMORY = 4 * 1024 ** 3;
+/** The largest emulated memory: 128 GiB (see MachineOptions.memory). */
+export const MAX_MEMORY = 128 * 1024 ** 3;
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,31}$/;
 const MMAP_TOP = 0x7f0000000000; // where top-down mmap starts (below the stack)
 
@@ -92,10 +101,13 @@ export class Machine {
     if (!Number.isInteger(bytes) || bytes < 16 * 1024 * 1024 || bytes % PAGE_SIZE !== 0) {
       throw new UserError(`memory size must be a multiple of 4 KiB and at least 16 MiB`);
     }
-    if (bytes > 128 * 1024 ** 3) throw new UserError(`memory size above 128 GiB is not supported`);
+    if (bytes > MAX_MEMORY) {
+      throw new UserError(`memory size above 128 GiB is not supported (its 64-byte struct pages and the page tables must fit in WebAssembly's 4 GiB of linear memory)`);
+    }
     const scheme = opts.scheme ?? profile.scheme;
     if (!SCHEMES.includes(scheme)) throw new UserError(`unknown mapcount scheme '${scheme}' (${SCHEMES.join(", ")})`);
     const core = await Core.create(bytes / PAGE_SIZE, coreConfig(profile, scheme), opts.debugCore);
+    if (opts.wasmMemoryLimit !== undefined) core.limitMemory(opts.wasmMemoryLimit);
     return new Machine(core, profile, bytes, knobs);
   }
 
@@ -139,8 +151,15 @@ export class Machine {
   private transact<T>(bound: number, fn: () => T): T {
     const core = this.k.core;
     const snap = core.nrFreePages() < bound || !core.hasRoomFor(bound) ? this.snapshot() : undefined;
+    core.clearMemoryExhausted();
     try {
       const out = fn();
+      if (core.memoryExhausted) {
+        // the emulator's own limit: fail the whole operation, never let a fault fall back because of it
+        const why = `out of memory: the emulator's WebAssembly memory (${core.memoryLimitBytes / 1024 ** 2} MiB) cannot hold the struct pages and page tables this needs`;
+        if (!snap) throw new InternalError(`internal error: ${why}, and no snapshot was taken to roll back`);
+        throw new OomError(why);
+      }
       this.k.core.checkBadPage();
       return out;
     } catch (err) {
@@ -361,6 +380,12 @@ export class Machine {
   // ---- reads for viewers (the web page's frame grid and page-table view) -------------
   /** Frames on the buddy allocator's free lists (vmstat NR_FREE_PAGES). */
   freeFrames(): number { return this.k.core.nrFreePages(); }
+  /**
+   * Free frames whose struct pages were never initialised: the emulator sets
+   * a max-order block's struct pages up when the buddy allocator first needs
+   * it (deferred struct page init), so memory nobody used costs nothing.
+   */
+  neverInitialisedFrames(): number { return this.k.core.deferredFrames; }
   /** The head frame of the folio `pfn` belongs to (`pfn` itself for an order-0 page). */
   headPfn(pfn: number): number { return this.k.core.headPfn(pfn); }
   /** page_mapcount() of frame `pfn`, as the machine's kernel computes it. */

@@ -229,6 +229,8 @@ export class Core {
   }
   /** first_deferred_pfn: frames from here (up to the last whole section) were never initialised. */
   get firstDeferredPfn(): number { return this.u32[this.L.G.FIRST_DEFERRED_PFN >>> 2]; }
+  /** Frames deferred struct page init has not reached (free, never initialised). */
+  get deferredFrames(): number { return this.u32[this.L.G.DEFERRED_END >>> 2] - this.firstDeferredPfn; }
   /** Bytes of WebAssembly linear memory the core has now (it grows with the work, never shrinks). */
   get linearMemoryBytes(): number { return this.memory.buffer.byteLength; }
   /** Bytes of linear memory handed out so far (the heap top; what a snapshot copies). */
@@ -239,7 +241,7 @@ export class Core {
    * for each frame, in the worst case (wasm32: 4 GiB in all).
    */
   hasRoomFor(frames: number): boolean {
-    const chunks = this.L.C.NR_CHUNKS - this.u32[this.L.G.HEAP_TOP >>> 2];
+    const chunks = this.u32[this.L.G.CHUNK_LIMIT >>> 2] - this.u32[this.L.G.HEAP_TOP >>> 2];
     const need = Math.ceil(frames / (this.sectionMask + 1)) + Math.ceil(frames / this.L.C.PT_TABLES_PER_CHUNK) + 2;
     return chunks >= need;
   }
@@ -386,6 +388,18 @@ export class Core {
   setCostAccounting(on: boolean): void { this.e.cost_accounting(on ? 1 : 0); }
 
   // ---- the whole memory: rollback snapshots -------------------------------------------
+  /**
+   * Cap the linear memory at `bytes` (rounded down to 64 KiB; never below
+   * what is in use): tests of running out of WebAssembly memory without
+   * reaching the 4 GiB ceiling.
+   */
+  limitMemory(bytes: number): void { this.e.set_memory_limit(Math.floor(bytes / 2 ** this.chunkShift)); }
+  /** The linear memory refused to grow since the last clearMemoryExhausted() (the emulator's limit, not the kernel's). */
+  get memoryExhausted(): boolean { return this.u32[this.L.G.MEMORY_EXHAUSTED >>> 2] !== 0; }
+  clearMemoryExhausted(): void { this.u32[this.L.G.MEMORY_EXHAUSTED >>> 2] = 0; }
+  /** The cap on the linear memory in bytes (4 GiB unless limitMemory lowered it). */
+  get memoryLimitBytes(): number { return this.u32[this.L.G.CHUNK_LIMIT >>> 2] * 2 ** this.chunkShift; }
+
   /** A copy of the core's linear memory up to the heap top (what the work has used). */
   snapshotMemory(): Uint8Array { return new Uint8Array(this.memory.buffer, 0, this.heapBytes).slice(); }
   /**
@@ -419,7 +433,7 @@ export class Core {
       const w = this.word(pfn, 0);
       this.u32[w] = on ? this.u32[w] | (1 << this.L.PG[flag]) : this.u32[w] & ~(1 << this.L.PG[flag]);
     },
-    addGlobal: (name: "SPLIT_QUEUE_LEN" | "HUGE_ZERO_REFCOUNT" | "BAD_PAGES", delta: number): void => { this.u32[this.L.G[name] >>> 2] += delta; },
+    addGlobal: (name: "SPLIT_QUEUE_LEN" | "HUGE_ZERO_REFCOUNT" | "BAD_PAGES" | "FIRST_DEFERRED_PFN", delta: number): void => { this.u32[this.L.G[name] >>> 2] += delta; },
     addVmstat: (name: VmstatName, delta: number): void => { this.i32[(this.L.G.VMSTAT >>> 2) + this.L.VM[name]] += delta; },
   };
 }
