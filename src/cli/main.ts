@@ -14,18 +14,26 @@
 // `main(argv)` resolves to the exit status and never calls process.exit:
 // bin/thpemu.js sets process.exitCode, so Node exits once stdout is drained.
 //
-// This module is the commander program only. Each command's action loads
-// its module (run.ts, compare.ts, kernel.ts) with import(), so `--help` and
-// `thpemu run` do not load the kernel runner, the fuzzer or compare.
+// This module is the commander program only, and it loads what a command
+// needs and nothing more: each command's action loads its module (run.ts,
+// compare.ts, kernel.ts) with import(), so `--help` and `thpemu run` do not
+// load the kernel runner, the fuzzer or compare; the operation table (for
+// `run --help`) and package.json (for --version) are read only when asked
+// for; commander is loaded with require() (it is CommonJS: through import()
+// Node would first scan its source for named exports, ~8 ms of a ~110 ms
+// start-up). bench/scaling.mjs measures the start-up.
 import { readFileSync } from "node:fs";
-import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { createRequire } from "node:module";
+import type * as Commander from "commander";
 import { SCHEMES, type SchemeName } from "../profiles.js";
 import { KERNEL_CHOICES, type KernelChoice } from "./target.js";
 import type { CliIO } from "./io.js";
 import type { RunCliOptions } from "./run.js";
 import type { FuzzCliOptions } from "./kernel.js";
 import { EXIT_OK, EXIT_SCENARIO, EXIT_INTERNAL } from "./status.js";
-import { operationsHelp } from "../scenario/ops.js";
+
+const { Command, CommanderError, InvalidArgumentError, Option } = createRequire(import.meta.url)("commander") as typeof Commander;
+type Command = Commander.Command;
 
 export * from "./status.js";
 export type { CliIO } from "./io.js";
@@ -65,12 +73,17 @@ function packageVersion(): string {
   }
 }
 
-function buildProgram(io: CliIO, result: { status: number }): Command {
+/** Whether `argv` asks for help or the version (only then are the operation table and package.json read). */
+function asksFor(argv: string[], flags: string[]): boolean {
+  return argv.some((a) => flags.includes(a));
+}
+
+function buildProgram(io: CliIO, result: { status: number }, argv: string[], opsHelp: string[]): Command {
   const program = new Command();
   program
     .name("thpemu")
     .description("Emulate Linux THP mapcount accounting (WebAssembly): run a scenario, print what the kernel would count.")
-    .version(packageVersion(), "-V, --version", "print the version")
+    .version(asksFor(argv, ["-V", "--version"]) ? packageVersion() : "", "-V, --version", "print the version")
     .helpOption("-h, --help", "show help")
     .exitOverride()
     .configureOutput({
@@ -88,14 +101,14 @@ Example: thpemu run examples/seed-doublemap.scn --kernel linux-4.5 --format tabl
     .description("run a scenario file (.scn; '-' reads standard input) and print its observations")
     .argument("<file>", "the scenario")
     .addOption(new Option("--kernel <name>", "kernel profile (host: linux-6.18 with this host's THP knobs and quirks)").choices(KERNEL_CHOICES).default("linux-6.18"))
-    .addOption(new Option("--memory <size>", "emulated physical memory (K/M/G suffixes, powers of 1024)")
+    .addOption(new Option("--memory <size>", "emulated physical memory, at most 128G (K/M/G suffixes, powers of 1024)")
       .default(parseMemorySize(DEFAULT_MEMORY), DEFAULT_MEMORY).argParser(parseMemorySize))
     .addOption(new Option("--format <format>", "jsonl: one JSON record per line; table: for a person")
       .choices(["jsonl", "table"]).default("jsonl"))
     .option("--check", "run the invariant checker after every operation", false)
     .addOption(new Option("--scheme <name>", "mapcount scheme (default: the kernel's: linux-4.5 doublemap, linux-6.18 large)").choices(SCHEMES))
     .option("--stats", "append a stats record: rmap atomics and struct pages touched per entry point", false)
-    .addHelpText("after", `\nScenario operations (docs/scenario-format.md):\n${operationsHelp().join("\n")}`)
+    .addHelpText("after", () => `\nScenario operations (docs/scenario-format.md):\n${opsHelp.join("\n")}`)
     .action(async (file: string, o: RunCliOptions) => {
       const { runFile } = await import("./run.js");
       result.status = await runFile(file, o, io);
@@ -166,7 +179,9 @@ export async function main(argv: string[] = process.argv.slice(2), io?: CliIO): 
   const sio: CliIO = io ?? { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin };
   const result = { status: EXIT_OK };
   try {
-    await buildProgram(sio, result).parseAsync(argv, { from: "user" });
+    // the operations' usage lines, for `run --help` (and a usage error's help) only
+    const opsHelp = asksFor(argv, ["-h", "--help", "help"]) ? (await import("../scenario/ops.js")).operationsHelp() : [];
+    await buildProgram(sio, result, argv, opsHelp).parseAsync(argv, { from: "user" });
     return result.status;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT_OK : EXIT_SCENARIO;
