@@ -143,14 +143,15 @@ export class Machine {
 
   // ---- transactions -------------------------------------------------------------
   /**
-   * Run `fn`; if it might need more frames than are free (`bound`), or more
-   * WebAssembly memory than the 4 GiB ceiling leaves (struct pages and
-   * page-table entries for that many frames), take a snapshot first and
-   * restore it when the operation fails, so a failed operation changes nothing.
+   * Run `fn`; if it might need more frames than are free (`bound`, of them
+   * at most `tables` page tables), or more WebAssembly memory than the 4 GiB
+   * ceiling leaves (struct pages for that many frames, entries for that many
+   * tables), take a snapshot first and restore it when the operation fails,
+   * so a failed operation changes nothing.
    */
-  private transact<T>(bound: number, fn: () => T): T {
+  private transact<T>(bound: number, fn: () => T, tables = bound): T {
     const core = this.k.core;
-    const snap = core.nrFreePages() < bound || !core.hasRoomFor(bound) ? this.snapshot() : undefined;
+    const snap = core.nrFreePages() < bound || !core.hasRoomFor(bound, tables) ? this.snapshot() : undefined;
     core.clearMemoryExhausted();
     try {
       const out = fn();
@@ -234,7 +235,8 @@ export class Machine {
       a = Math.min(end, v.end);
     }
     const pages = (end - start) / PAGE_SIZE;
-    this.transact(pages + 4 * Math.ceil(pages / 512) + 1100, () => {
+    const tables = 4 * Math.ceil(pages / 512) + 4; // PTE tables and their deposits, PMD/PUD tables on the way
+    this.transact(pages + tables + 1100, () => {
       const pt = this.k.pt;
       const core = this.k.core;
       // a write stores a non-zero byte: the page's content is no longer zero
@@ -249,7 +251,7 @@ export class Machine {
         if (written) written(pfn, 1);
         a += PAGE_SIZE;
       }
-    });
+    }, tables);
   }
 
   /** `fork P Q`: Q becomes P's child with a copy of its address space. */
@@ -304,7 +306,7 @@ export class Machine {
       case "nohugepage": return this.transact(0, () => madviseHugepage(this.k, p.mm, start, end, false));
       case "collapse": {
         const blocks = Math.ceil((end - start) / PMD_SIZE) + 1;
-        return this.transact(blocks * 512 + 16, () => madviseCollapse(this.k, p.mm, start, end));
+        return this.transact(blocks * 512 + 16, () => madviseCollapse(this.k, p.mm, start, end), blocks + 16);
       }
       default: throw new UserError(`unknown madvise advice '${advice}'`);
     }

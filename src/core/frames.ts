@@ -236,13 +236,14 @@ export class Core {
   /** Bytes of linear memory handed out so far (the heap top; what a snapshot copies). */
   get heapBytes(): number { return this.u32[this.L.G.HEAP_TOP >>> 2] * 2 ** this.chunkShift; }
   /**
-   * Whether the linear memory has room for `frames` more frames of work: a
-   * section's mem_map for each max-order block and a page table's entries
-   * for each frame, in the worst case (wasm32: 4 GiB in all).
+   * Whether the linear memory has room for `frames` more frames of work, of
+   * them `tables` page tables: a section's mem_map for each max-order block
+   * they may reach and 4 KiB of entries for each table, in the worst case
+   * (wasm32: 4 GiB in all).
    */
-  hasRoomFor(frames: number): boolean {
+  hasRoomFor(frames: number, tables = frames): boolean {
     const chunks = this.u32[this.L.G.CHUNK_LIMIT >>> 2] - this.u32[this.L.G.HEAP_TOP >>> 2];
-    const need = Math.ceil(frames / (this.sectionMask + 1)) + Math.ceil(frames / this.L.C.PT_TABLES_PER_CHUNK) + 2;
+    const need = Math.ceil(frames / (this.sectionMask + 1)) + Math.ceil(tables / this.L.C.PT_TABLES_PER_CHUNK) + 2;
     return chunks >= need;
   }
   /** A struct page field (signed 32-bit), by its layout name. */
