@@ -202,9 +202,9 @@ export function check_sections(): i32 {
     const n = min<u32>(PAGES_PER_SECTION, frames - first);
     for (let i: u32 = 0; i < n; i++) {
       const page = map + (i << STRUCT_PAGE_SHIFT);
-      let any: u64 = 0;
-      for (let w: u32 = 0; w < STRUCT_PAGE_SIZE; w += 8) any |= load<u64>(page + w);
-      if (any == 0) return -i32(first + i + 1);
+      let w: u32 = 0;
+      while (w < STRUCT_PAGE_SIZE && load<u64>(page + w) == 0) w += 8;
+      if (w == STRUCT_PAGE_SIZE) return -i32(first + i + 1);
     }
   }
   return 0;
@@ -218,14 +218,14 @@ function __free_one_page(page: u32, pfn: u32, order: u32): void {
   while (order < MAX_ORDER - 1) {
     const buddy_pfn = pfn ^ (1 << order);
     if (buddy_pfn >= frames) break;
-    const buddy = pfn_to_page(buddy_pfn);
+    // below the max order a block and its buddy share a section: pointer arithmetic
+    const buddy = (buddy_pfn & (1 << order)) != 0 ? page + (STRUCT_PAGE_SIZE << order) : page - (STRUCT_PAGE_SIZE << order);
     if (!PageBuddy(buddy) || page_order(buddy) != order) break;
     list_del(lru(buddy));
     store<u32>(nr_free_ptr(order), load<u32>(nr_free_ptr(order)) - 1);
     rmv_page_order(buddy);
-    const combined = buddy_pfn & pfn;
-    pfn = combined;
-    page = pfn_to_page(pfn);
+    pfn = buddy_pfn & pfn;
+    if (buddy < page) page = buddy;
     order++;
   }
   set_page_order(page, order);

@@ -151,11 +151,11 @@ export class Machine {
    */
   private transact<T>(bound: number, fn: () => T, tables = bound): T {
     const core = this.k.core;
-    const snap = core.nrFreePages() < bound || !core.hasRoomFor(bound, tables) ? this.snapshot() : undefined;
-    core.clearMemoryExhausted();
+    const snap = core.mayRunOut(bound, tables) ? this.snapshot() : undefined;
     try {
       const out = fn();
       if (core.memoryExhausted) {
+        core.clearMemoryExhausted();
         // the emulator's own limit: fail the whole operation, never let a fault fall back because of it
         const why = `out of memory: the emulator's WebAssembly memory (${core.memoryLimitBytes / 1024 ** 2} MiB) cannot hold the struct pages and page tables this needs`;
         if (!snap) throw new InternalError(`internal error: ${why}, and no snapshot was taken to roll back`);
@@ -164,6 +164,7 @@ export class Machine {
       this.k.core.checkBadPage();
       return out;
     } catch (err) {
+      core.clearMemoryExhausted(); // (set only when this operation fails)
       if (snap) this.restore(snap);
       throw coreTrap(err) ?? err; // a trap in the core is an emulator bug: InternalError
     }

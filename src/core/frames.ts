@@ -78,6 +78,15 @@ export function coreTrap(err: unknown): InternalError | null {
   return null;
 }
 
+/*
+ * The section size and the struct page stride as literals on the hottest
+ * reads (every level of every page walk): the JIT folds them. The
+ * constructor checks the core agrees.
+ */
+const SECTION_SHIFT = 10; // PAGES_PER_SECTION = 1024 frames
+const SECTION_MASK = (1 << SECTION_SHIFT) - 1;
+const STRUCT_PAGE_WORDS = 16; // 64 bytes
+
 export class Core {
   /** The core's functions (typed, trap-checked). */
   readonly e: CoreFunctions;
@@ -96,10 +105,16 @@ export class Core {
   private readonly chunkSection: number; // u32 index of the chunk → section table
   private readonly chunkShift: number;
   private readonly zeroStructPage: number; // byte address of 64 zero bytes (a never-initialised struct page)
+  // u32 indices of the globals every operation reads (Machine.transact), read once
+  private readonly iHeapTop: number;
+  private readonly iChunkLimit: number;
+  private readonly iExhausted: number;
+  private readonly iNrFree: number;
+  private readonly tablesPerChunk: number;
   private readonly scratchBase: number; // u32 index
   private readonly costStride: number; // u32 words per cost entry
   // offsets and bits of the hot accessors, read once (no keyed lookups on the fault path)
-  private readonly offPrivate: number;
+  private readonly privateWord: number;
   private readonly offCompoundHead: number;
   private readonly offCompoundOrder: number;
   private readonly bitHead: number;
@@ -117,16 +132,24 @@ export class Core {
     this.memory = instance.exports.memory as WebAssembly.Memory;
     this.NIL = L.C.NIL;
     this.stride = L.C.STRUCT_PAGE_SIZE;
+    if (L.C.SECTION_SHIFT !== SECTION_SHIFT || L.C.STRUCT_PAGE_SIZE !== STRUCT_PAGE_WORDS * 4) {
+      throw new InternalError(`thpemu: the core's sections (${L.C.SECTION_SHIFT}) or struct page size (${L.C.STRUCT_PAGE_SIZE}) are not the host's; rebuild it`);
+    }
     this.sectionShift = L.C.SECTION_SHIFT;
     this.sectionMask = (1 << L.C.SECTION_SHIFT) - 1;
     this.memSection = L.C.MEM_SECTION_BASE >>> 2;
     this.chunkSection = L.C.CHUNK_SECTION_BASE >>> 2;
     this.chunkShift = L.C.CHUNK_SHIFT;
     this.zeroStructPage = L.G.ZERO_STRUCT_PAGE;
+    this.iHeapTop = L.G.HEAP_TOP >>> 2;
+    this.iChunkLimit = L.G.CHUNK_LIMIT >>> 2;
+    this.iExhausted = L.G.MEMORY_EXHAUSTED >>> 2;
+    this.iNrFree = (L.G.VMSTAT >>> 2) + L.VM.NR_FREE_PAGES;
+    this.tablesPerChunk = L.C.PT_TABLES_PER_CHUNK;
     this.scratchBase = L.C.SCRATCH_BASE >>> 2;
     this.costStride = L.C.COST_STRIDE >>> 2;
     this.zeroPfn = this.u32[L.G.ZERO_PFN >>> 2];
-    this.offPrivate = L.off.PAGE_PRIVATE;
+    this.privateWord = L.off.PAGE_PRIVATE >>> 2;
     this.offCompoundHead = L.off.PAGE_COMPOUND_HEAD;
     this.offCompoundOrder = L.off.PAGE_COMPOUND_ORDER;
     this.bitHead = 1 << L.PG.head;
@@ -185,7 +208,10 @@ export class Core {
   }
   /** The slot of entry 0 of the page-table page held in frame `pfn` (page->private holds its entries' address). */
   tableBase(pfn: number): number {
-    return this.u32[this.word(pfn, this.offPrivate)] >>> 2;
+    // the hottest read (every level of every page walk): one view, no branch (a page table's section is present)
+    const u32 = this.u32;
+    const map = u32[this.memSection + (pfn >>> SECTION_SHIFT)];
+    return u32[(map >>> 2) + (pfn & SECTION_MASK) * STRUCT_PAGE_WORDS + this.privateWord] >>> 2;
   }
 
   // ---- the scratch batch buffer --------------------------------------------------
@@ -234,16 +260,29 @@ export class Core {
   /** Bytes of WebAssembly linear memory the core has now (it grows with the work, never shrinks). */
   get linearMemoryBytes(): number { return this.memory.buffer.byteLength; }
   /** Bytes of linear memory handed out so far (the heap top; what a snapshot copies). */
-  get heapBytes(): number { return this.u32[this.L.G.HEAP_TOP >>> 2] * 2 ** this.chunkShift; }
+  get heapBytes(): number { return this.u32[this.iHeapTop] * 2 ** this.chunkShift; }
   /**
    * Whether the linear memory has room for `frames` more frames of work, of
    * them `tables` page tables: a section's mem_map for each max-order block
    * they may reach and 4 KiB of entries for each table, in the worst case
    * (wasm32: 4 GiB in all).
    */
+  /**
+   * Whether an operation that may take `frames` frames (at most `tables`
+   * page tables) must snapshot first to be able to roll back: fewer frames
+   * are free, or the linear memory may not have room (hasRoomFor).
+   */
+  mayRunOut(frames: number, tables: number): boolean {
+    const u32 = this.u32;
+    if (u32[this.iNrFree] < frames) return true;
+    // the common case: thousands of chunks to spare
+    if ((u32[this.iChunkLimit] - u32[this.iHeapTop]) * 1024 > frames + tables * 64 + 4096) return false;
+    return !this.hasRoomFor(frames, tables);
+  }
   hasRoomFor(frames: number, tables = frames): boolean {
-    const chunks = this.u32[this.L.G.CHUNK_LIMIT >>> 2] - this.u32[this.L.G.HEAP_TOP >>> 2];
-    const need = Math.ceil(frames / (this.sectionMask + 1)) + Math.ceil(tables / this.L.C.PT_TABLES_PER_CHUNK) + 2;
+    const u32 = this.u32;
+    const chunks = u32[this.iChunkLimit] - u32[this.iHeapTop];
+    const need = Math.ceil(frames / (this.sectionMask + 1)) + Math.ceil(tables / this.tablesPerChunk) + 2;
     return chunks >= need;
   }
   /** A struct page field (signed 32-bit), by its layout name. */
@@ -258,10 +297,12 @@ export class Core {
   setNonzeroRun(pfn: number, n: number): void {
     const u32 = this.u32;
     const stride = this.stride >>> 2, bit = this.bitNonzero;
+    const shift = this.sectionShift, mask = this.sectionMask, memSection = this.memSection;
     while (n > 0) {
-      // consecutive struct pages within one section's mem_map
-      const k = Math.min(n, this.sectionMask + 1 - (pfn & this.sectionMask));
-      for (let w = this.word(pfn, 0), end = w + k * stride; w < end; w += stride) u32[w] |= bit;
+      // consecutive struct pages within one section's mem_map (mapped frames: their sections are present)
+      const k = Math.min(n, mask + 1 - (pfn & mask));
+      let w = (u32[memSection + (pfn >>> shift)] + (pfn & mask) * this.stride) >>> 2;
+      for (const end = w + k * stride; w < end; w += stride) u32[w] |= bit;
       pfn += k;
       n -= k;
     }
@@ -357,7 +398,7 @@ export class Core {
   get badReason(): number { return this.u32[this.L.G.BAD_REASON >>> 2]; }
   vmstat(name: VmstatName): number { return this.i32[(this.L.G.VMSTAT >>> 2) + this.L.VM[name]]; }
   /** Free frames (vmstat NR_FREE_PAGES, kept by the buddy allocator; no call into WASM). */
-  nrFreePages(): number { return this.vmstat("NR_FREE_PAGES"); }
+  nrFreePages(): number { return this.i32[this.iNrFree]; }
   /** A core error code's value (the core returns it negated). */
   errorCode(name: CoreErrorCode): number { return this.errors[name]; }
 
@@ -396,10 +437,10 @@ export class Core {
    */
   limitMemory(bytes: number): void { this.e.set_memory_limit(Math.floor(bytes / 2 ** this.chunkShift)); }
   /** The linear memory refused to grow since the last clearMemoryExhausted() (the emulator's limit, not the kernel's). */
-  get memoryExhausted(): boolean { return this.u32[this.L.G.MEMORY_EXHAUSTED >>> 2] !== 0; }
-  clearMemoryExhausted(): void { this.u32[this.L.G.MEMORY_EXHAUSTED >>> 2] = 0; }
+  get memoryExhausted(): boolean { return this.u32[this.iExhausted] !== 0; }
+  clearMemoryExhausted(): void { this.u32[this.iExhausted] = 0; }
   /** The cap on the linear memory in bytes (4 GiB unless limitMemory lowered it). */
-  get memoryLimitBytes(): number { return this.u32[this.L.G.CHUNK_LIMIT >>> 2] * 2 ** this.chunkShift; }
+  get memoryLimitBytes(): number { return this.u32[this.iChunkLimit] * 2 ** this.chunkShift; }
 
   /** A copy of the core's linear memory up to the heap top (what the work has used). */
   snapshotMemory(): Uint8Array { return new Uint8Array(this.memory.buffer, 0, this.heapBytes).slice(); }
