@@ -5,7 +5,9 @@
 // zero struct page. Observations must not depend on how much memory was
 // emulated or initialised.
 import { describe, it, expect } from "vitest";
+import { Writable } from "node:stream";
 import fc from "fast-check";
+import { main } from "../src/cli/main.js";
 import { Machine, OomError } from "../src/machine.js";
 import { parseScenario } from "../src/scenario/parse.js";
 import { applyOp } from "../src/scenario/run.js";
@@ -43,8 +45,13 @@ describe("lazy memory: a fresh machine", () => {
     expectNoViolations(m);
   });
 
-  it("256 GiB is a clear error, not a trap", async () => {
+  it("256 GiB is a clear error, not a trap (Machine.create, and `thpemu run --memory 256G`: exit 2)", async () => {
     await expect(Machine.create({ memory: 256 * G })).rejects.toThrow(/above 128 GiB is not supported.*4 GiB of linear memory/);
+    let err = "";
+    const sink = (f: (s: string) => void) => new Writable({ write(c, _e, cb) { f(String(c)); cb(); } });
+    const status = await main(["run", "x.scn", "--memory", "256G"], { stdout: sink(() => {}), stderr: sink((s) => { err += s; }) });
+    expect(status).toBe(2);
+    expect(err).toMatch(/argument '256G' is invalid\. At most 128G is supported/);
   });
 
   it("inspect, the frame grid's reads and pfn_is_free see a never-initialised frame as a free zero struct page", async () => {

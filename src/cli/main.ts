@@ -41,6 +41,7 @@ export type { KernelChoice } from "./target.js";
 export type { RunCliOptions } from "./run.js";
 
 const DEFAULT_MEMORY = "4G";
+const MAX_MEMORY = 128 * 1024 ** 3; // = Machine's MAX_MEMORY (machine.js is loaded only by the commands that run one)
 const SIZE_RE = /^([0-9]+)([kKmMgG]?)$/;
 const SIZE_MUL: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
@@ -52,6 +53,9 @@ export function parseMemorySize(s: string): number {
   if (!Number.isSafeInteger(v)) throw new InvalidArgumentError("It is too large.");
   if (v % 4096 !== 0) throw new InvalidArgumentError("It is not a multiple of 4 KiB.");
   if (v < 16 * 1024 ** 2) throw new InvalidArgumentError("At least 16M is needed.");
+  if (v > MAX_MEMORY) {
+    throw new InvalidArgumentError("At most 128G is supported (the struct pages and page tables must fit in WebAssembly's 4 GiB of linear memory).");
+  }
   return v;
 }
 
