@@ -180,7 +180,8 @@ Example: thpemu run examples/seed-doublemap.scn --kernel linux-4.5 --format tabl
  * Never throws, never calls process.exit.
  */
 export async function main(argv: string[] = process.argv.slice(2), io?: CliIO): Promise<number> {
-  const sio: CliIO = io ?? { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin };
+  // process.stdin is a getter that opens the stream: only a FILE of `-` reads it
+  const sio: CliIO = io ?? { stdout: process.stdout, stderr: process.stderr, get stdin() { return process.stdin; } };
   const result = { status: EXIT_OK };
   try {
     // the operations' usage lines, for `run --help` (and a usage error's help) only
