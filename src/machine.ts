@@ -152,20 +152,22 @@ export class Machine {
   private transact<T>(bound: number, fn: () => T, tables = bound): T {
     const core = this.k.core;
     const snap = core.mayRunOut(bound, tables) ? this.snapshot() : undefined;
+    // the emulator's own limit, not the emulated kernel's: the whole operation fails (no fault falls back because of it)
+    const wasmOom = () => new OomError(`out of memory: the emulator's WebAssembly memory (${core.memoryLimitBytes / 1024 ** 2} MiB, ` +
+      `holding the struct pages and page tables) is exhausted`);
     try {
       const out = fn();
       if (core.memoryExhausted) {
-        core.clearMemoryExhausted();
-        // the emulator's own limit: fail the whole operation, never let a fault fall back because of it
-        const why = `out of memory: the emulator's WebAssembly memory (${core.memoryLimitBytes / 1024 ** 2} MiB) cannot hold the struct pages and page tables this needs`;
-        if (!snap) throw new InternalError(`internal error: ${why}, and no snapshot was taken to roll back`);
-        throw new OomError(why);
+        if (!snap) throw new InternalError(`internal error: ${wasmOom().message}, and no snapshot was taken to roll back`);
+        throw wasmOom();
       }
       this.k.core.checkBadPage();
       return out;
     } catch (err) {
-      core.clearMemoryExhausted(); // (set only when this operation fails)
+      const exhausted = core.memoryExhausted; // (set only when this operation fails)
+      core.clearMemoryExhausted();
       if (snap) this.restore(snap);
+      if (exhausted && err instanceof OomError) throw wasmOom(); // say which memory ran out
       throw coreTrap(err) ?? err; // a trap in the core is an emulator bug: InternalError
     }
   }

@@ -153,6 +153,7 @@ describe("lazy memory: growth", () => {
     const heap0 = m.core.heapBytes;
     // 1 GiB of 4 KiB pages needs 256 sections' struct pages (16 MiB) and 512 page tables (2 MiB) more than the cap allows
     expect(() => m.touch("p", "A", 16 * M, G)).toThrow(OomError);
+    expect(() => m.touch("p", "A", 16 * M, G)).toThrow(/out of memory: the emulator's WebAssembly memory \(12 MiB, holding the struct pages and page tables\) is exhausted/);
     expect(m.freeFrames()).toBe(free0);
     expect(m.core.heapBytes).toBe(heap0);
     expectNoViolations(m);
