@@ -115,24 +115,32 @@ export function startupSection(baselineDir) {
   }
 }
 
-/** Fresh-region write faults on a machine of `memory` bytes: best-of-rounds ns per fault. */
-async function faultRate(lib, memory, kind) {
-  const m = await lib.Machine.create({ kernel: KERNEL, memory });
-  m.spawn("p");
+/**
+ * Fresh-region write faults of `kind` on machines of each of `sizes` GiB:
+ * best-of-rounds ns per fault, the machines' rounds interleaved (ABCABC…) so
+ * that other load and the JIT's state hit every size alike.
+ */
+async function faultRates(lib, sizes, kind) {
   const size = kind === "thp" ? 256 * MiB : 64 * MiB;
   const per = kind === "thp" ? HPAGE : PAGE;
-  const round = () => {
-    const r = fresh("r");
-    m.mmap("p", r, size, kind === "thp" ? "thp" : "nothp");
-    const t0 = now();
-    m.touch("p", r, 0, size, "write");
-    const timed = now() - t0;
-    m.munmap("p", r, 0, size);
-    return { timed, units: size / per };
-  };
-  round(); // warm-up (and the first touch of these frames' sections)
-  const { best } = bestOfRounds([round], { budgetMs: 600, roundMs: 30, minRounds: 5, maxRounds: 9 });
-  return 1e9 / best[0];
+  const rounds = [];
+  for (const g of sizes) {
+    const m = await lib.Machine.create({ kernel: KERNEL, memory: g * GiB });
+    m.spawn("p");
+    const round = () => {
+      const r = fresh("r");
+      m.mmap("p", r, size, kind === "thp" ? "thp" : "nothp");
+      const t0 = now();
+      m.touch("p", r, 0, size, "write");
+      const timed = now() - t0;
+      m.munmap("p", r, 0, size);
+      return { timed, units: size / per };
+    };
+    round(); // warm-up (and the first touch of these frames' sections)
+    rounds.push(round);
+  }
+  const { best } = bestOfRounds(rounds, { budgetMs: 600 * sizes.length, roundMs: 30, minRounds: 7, maxRounds: 15 });
+  return best.map((ns) => 1e9 / ns);
 }
 
 /** Section 2: fault rates at 1, 16 and 64 GiB and the flatness ratio 64G/1G. */
@@ -141,11 +149,8 @@ export async function faultSection(lib) {
   const rows = [];
   const out = {};
   for (const kind of ["4k", "thp"]) {
-    const rates = [];
-    for (const g of sizes) {
-      gc();
-      rates.push(await faultRate(lib, g * GiB, kind));
-    }
+    gc();
+    const rates = await faultRates(lib, sizes, kind);
     const target = kind === "thp" ? TARGETS.faultThp : TARGETS.fault4k;
     const flat = rates[2] / rates[0];
     out[kind] = { rates, flat };
@@ -156,8 +161,8 @@ export async function faultSection(lib) {
       target: `≥ ${fmtRate(target)}/s: ${verdict(rates.every((r) => r >= target))}`,
     });
   }
-  console.log("Fault rates against the emulated memory size (fresh regions: 64 MiB of 4 KiB pages, 256 MiB of THPs; best of rounds; " +
-    "64G/1G: the flatness ratio, 1 = the cost does not grow with the memory):");
+  console.log("Fault rates against the emulated memory size (fresh regions: 64 MiB of 4 KiB pages, 256 MiB of THPs; best of " +
+    "rounds, the sizes interleaved; 64G/1G: the flatness ratio, 1 = the cost does not grow with the memory):");
   printTable(rows);
   return out;
 }
