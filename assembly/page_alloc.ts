@@ -172,12 +172,11 @@ export function mem_init(frames: u32): i32 {
     }
   }
   // The shared zero page: a reserved frame, never counted, never freed.
-  const zp = __rmqueue(0);
-  if (zp == NIL) return -1;
-  const zpage = pfn_to_page(zp);
+  const zpage = __rmqueue(0);
+  if (zpage == 0) return -1;
   prep_new_page(zpage, 0);
   set_bit(zpage, PG_reserved);
-  store<u32>(G_ZERO_PFN, zp);
+  store<u32>(G_ZERO_PFN, page_to_pfn(zpage));
   return 0;
 }
 
@@ -300,7 +299,7 @@ export function __free_pages(page: u32, order: u32): void {
 }
 
 // ---- allocation -------------------------------------------------------------
-/** __rmqueue_smallest + expand: take a block of at least `order`, split the rest back. */
+/** __rmqueue_smallest + expand: take a block of at least `order`, split the rest back; its struct page, or 0. */
 function __rmqueue(order: u32): u32 {
   for (let current = order; current < MAX_ORDER; current++) {
     const head = free_list(current);
@@ -322,9 +321,9 @@ function __rmqueue(order: u32): u32 {
     }
     count_vm_event(VM_NR_FREE_PAGES, -(1 << order));
     count_vm_event(VM_PGALLOC, 1 << order);
-    return page_to_pfn(page);
+    return page;
   }
-  return NIL;
+  return 0;
 }
 
 /** check_new_page: a free page must be pristine. Returns true if bad. */
@@ -362,16 +361,15 @@ export function prep_compound_page(head: u32, order: u32): void {
  * NIL when no block of that order is free. Runs check_new_page on every page.
  */
 export function alloc_pages(order: u32): u32 {
-  const pfn = __rmqueue(order);
-  if (pfn == NIL) return NIL;
-  const page = pfn_to_page(pfn);
+  const page = __rmqueue(order);
+  if (page == 0) return NIL;
   const n: u32 = 1 << order;
   for (let i: u32 = 0; i < n; i++) {
     if (check_new_page(nth_page(page, i))) return NIL; // leaked, reported
   }
   prep_new_page(page, order);
   if (order > 0) prep_compound_page(page, order);
-  return pfn;
+  return page_to_pfn(page);
 }
 
 export function nr_free_pages(): u32 {
