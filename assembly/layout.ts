@@ -5,9 +5,19 @@
 //   0x00000 .. 0x0FFFF  AssemblyScript static data (asserted small at init)
 //   GLOBALS_BASE        free_area[], split queue, zero pages, vmstat, results
 //   SCRATCH_BASE        batch buffer: the host writes PFNs, the core answers
-//   MEM_MAP_BASE        struct page mem_map[nr_frames], 64 bytes each
-//   pt pool             page-table page contents, 4 KiB per table page,
-//                       grown on demand (memory.grow) after mem_map
+//   MEM_SECTION_BASE    mem_section[]: per section of PAGES_PER_SECTION frames,
+//                       the address of its mem_map (0: never initialised)
+//   CHUNK_SECTION_BASE  per 64 KiB chunk of linear memory, the section whose
+//                       mem_map it holds + 1 (0: none): page_to_pfn's way back
+//   HEAP_BASE ..        64 KiB chunks handed out in the order the work needs
+//                       them (memory.grow on demand): a section's mem_map
+//                       (1024 struct pages = 64 KiB) when deferred struct page
+//                       init reaches it, or 16 page-table pages' entries
+//
+// This is SPARSEMEM (include/linux/mmzone.h): mem_map is not one array but
+// one per present section, found through mem_section[]; a section is one
+// max-order buddy block, so a folio or a buddy block never spans two and
+// nth_page() stays pointer arithmetic inside it.
 
 export const PAGE_SHIFT: u32 = 12;
 export const HPAGE_PMD_ORDER: u32 = 9;
@@ -20,12 +30,26 @@ export const GLOBALS_SIZE: u32 = 0x1000;
 export const SCRATCH_BASE: u32 = GLOBALS_BASE + GLOBALS_SIZE;
 export const SCRATCH_SIZE: u32 = 0x10000; // 16384 u32 slots
 export const SCRATCH_SLOTS: u32 = SCRATCH_SIZE >> 2;
-export const MEM_MAP_BASE: u32 = SCRATCH_BASE + SCRATCH_SIZE;
+// SPARSEMEM: a section is one max-order block (PAGES_PER_SECTION frames), so
+// its mem_map is exactly one 64 KiB WebAssembly page.
+export const SECTION_SHIFT: u32 = 10; //            PFN_SECTION_SHIFT
+export const PAGES_PER_SECTION: u32 = 1 << SECTION_SHIFT;
+export const NR_MEM_SECTIONS: u32 = 32768; //       128 GiB of 4 KiB frames
+export const MEM_SECTION_BASE: u32 = SCRATCH_BASE + SCRATCH_SIZE; // u32 per section
+export const CHUNK_SHIFT: u32 = 16; //              64 KiB: a WebAssembly page
+export const NR_CHUNKS: u32 = 65536; //             4 GiB of linear memory (the wasm32 ceiling)
+export const CHUNK_SECTION_BASE: u32 = MEM_SECTION_BASE + (NR_MEM_SECTIONS << 2); // u32 per chunk
+export const HEAP_BASE: u32 = (CHUNK_SECTION_BASE + (NR_CHUNKS << 2) + 0xffff) & ~0xffff;
+export const PT_TABLES_PER_CHUNK: u32 = 16; //      4 KiB page-table pages per 64 KiB chunk
 
 // ---- struct page (64 bytes, the field order of the 64-bit kernel) ----------
 export const STRUCT_PAGE_SIZE: u32 = 64;
 export const STRUCT_PAGE_SHIFT: u32 = 6;
 export const PAGE_FLAGS: u32 = 0; //          unsigned long flags (low 32 bits used)
+// The upper half of flags holds the kernel's page links (section, node,
+// zone: set_page_links); with one node and one zone the emulator keeps the
+// rmap cost generation stamp there instead (assembly/rmap/cost.ts).
+export const PAGE_COST_STAMP: u32 = 4;
 export const PAGE_LRU_NEXT: u32 = 8; //       lru.next; tail pages: compound_head (= &head + 1)
 export const PAGE_COMPOUND_HEAD: u32 = 8;
 export const PAGE_LRU_PREV: u32 = 16; //      lru.prev
@@ -97,10 +121,10 @@ export const FOLIO_MM_IDS_SHARED_BIT: u32 = 0x80000000; // top bit of _mm_id[1]
 export const G_FREE_AREA: u32 = GLOBALS_BASE;
 export const FREE_AREA_STRIDE: u32 = 32;
 export const G_NR_FRAMES: u32 = GLOBALS_BASE + 0x200;
-export const G_PT_POOL_BASE: u32 = GLOBALS_BASE + 0x204;
-export const G_PT_POOL_CAPACITY: u32 = GLOBALS_BASE + 0x208; // slots the memory holds now
-export const G_PT_POOL_FREE: u32 = GLOBALS_BASE + 0x20c; //     head of the free-slot stack
-export const G_PT_POOL_TOP: u32 = GLOBALS_BASE + 0x210; //      slots ever handed out
+export const G_HEAP_TOP: u32 = GLOBALS_BASE + 0x204; //        next free 64 KiB chunk (a chunk number)
+export const G_PT_FREE: u32 = GLOBALS_BASE + 0x208; //         free page-table entry blocks: a stack linked through word 0
+export const G_FIRST_DEFERRED_PFN: u32 = GLOBALS_BASE + 0x20c; // first_deferred_pfn: lowest never-initialised section
+export const G_DEFERRED_END: u32 = GLOBALS_BASE + 0x210; //    end of the deferred range (frames rounded down to a section)
 export const G_ZERO_PFN: u32 = GLOBALS_BASE + 0x214;
 export const G_HUGE_ZERO_PFN: u32 = GLOBALS_BASE + 0x218; //    NIL when not allocated
 export const G_HUGE_ZERO_REFCOUNT: u32 = GLOBALS_BASE + 0x21c; // huge_zero_refcount
@@ -114,8 +138,13 @@ export const G_CONFIG: u32 = GLOBALS_BASE + 0x244; //           CONFIG_* bits (s
 export const G_BAD_PAGES: u32 = GLOBALS_BASE + 0x248; //        count of bad_page() reports
 export const G_VMSTAT: u32 = GLOBALS_BASE + 0x400; //           u32 counters, VM_* indices
 export const G_SCHEME: u32 = GLOBALS_BASE + 0x24c; //           SCHEME_*: the mapcount scheme
-export const G_STAMPS_BASE: u32 = GLOBALS_BASE + 0x250; //      u32 per frame after mem_map: cost generation stamps
+export const G_CHUNK_LIMIT: u32 = GLOBALS_BASE + 0x258; //     chunks the linear memory may reach (NR_CHUNKS; lower in tests)
+export const G_MEMORY_EXHAUSTED: u32 = GLOBALS_BASE + 0x25c; // 1: a chunk was refused (the linear memory is at its limit)
+export const G_PT_CARVE: u32 = GLOBALS_BASE + 0x250; //         next unused 4 KiB entry block in the newest page-table chunk (0: none)
 export const G_SPLIT_COUNTS: u32 = GLOBALS_BASE + 0x254; //     1: scratch holds per-subpage PTE counts for split
+// 64 bytes that stay zero: what the host reads for a frame whose struct page
+// was never initialised (its section has no mem_map yet).
+export const G_ZERO_STRUCT_PAGE: u32 = GLOBALS_BASE + 0x600;
 // rmap cost counters: COST_NR_OPS entries of COST_STRIDE bytes (calls, atomics, pages touched: u32 each)
 export const G_COSTS: u32 = GLOBALS_BASE + 0x500;
 export const COST_STRIDE: u32 = 12;

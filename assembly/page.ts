@@ -2,19 +2,34 @@
 // A "page" here is the address of its struct page in linear memory, exactly
 // what a struct page pointer is in the kernel; pfn_to_page/page_to_pfn convert.
 import {
-  MEM_MAP_BASE, STRUCT_PAGE_SHIFT, STRUCT_PAGE_SIZE, PAGE_FLAGS, PAGE_COMPOUND_HEAD,
+  MEM_SECTION_BASE, CHUNK_SECTION_BASE, CHUNK_SHIFT, SECTION_SHIFT, PAGES_PER_SECTION, STRUCT_PAGE_SHIFT, STRUCT_PAGE_SIZE, PAGE_FLAGS, PAGE_COMPOUND_HEAD,
   PAGE_COMPOUND_ORDER, PAGE_MAPCOUNT, PAGE_REFCOUNT, PAGE_MAPPING, PAGE_COMPOUND_MAPCOUNT,
   PG_head, PG_double_map, PAGE_MAPPING_ANON, G_VMSTAT, G_LAST_ERROR, G_BAD_PFN,
   G_BAD_REASON, G_BAD_PAGES, ERR_BAD_PAGE, G_CONFIG, HPAGE_PMD_ORDER,
 } from "./layout";
 
+/** __section_mem_map_addr(__pfn_to_section(pfn)): the section's mem_map, 0 if never initialised. */
+@inline export function section_mem_map(section: u32): u32 {
+  return load<u32>(MEM_SECTION_BASE + (section << 2));
+}
+/** pfn_valid (SPARSEMEM): the frame's section has a mem_map (deferred init reached it). */
+@inline export function pfn_valid(pfn: u32): bool {
+  return section_mem_map(pfn >> SECTION_SHIFT) != 0;
+}
+/** __pfn_to_page (SPARSEMEM): the section's mem_map plus the frame's index in it. */
 @inline export function pfn_to_page(pfn: u32): u32 {
-  return MEM_MAP_BASE + (pfn << STRUCT_PAGE_SHIFT);
+  return section_mem_map(pfn >> SECTION_SHIFT) + ((pfn & (PAGES_PER_SECTION - 1)) << STRUCT_PAGE_SHIFT);
 }
+/**
+ * __page_to_pfn (SPARSEMEM): the section number back from the struct page
+ * address. The kernel keeps it in page->flags (page_to_section); a section's
+ * mem_map here is one 64 KiB chunk, and the chunk remembers its section.
+ */
 @inline export function page_to_pfn(page: u32): u32 {
-  return (page - MEM_MAP_BASE) >> STRUCT_PAGE_SHIFT;
+  const section = load<u32>(CHUNK_SECTION_BASE + ((page >> CHUNK_SHIFT) << 2)) - 1;
+  return (section << SECTION_SHIFT) | ((page & ((1 << CHUNK_SHIFT) - 1)) >> STRUCT_PAGE_SHIFT);
 }
-/** &page[i]: the i-th struct page after `page` (pointer arithmetic). */
+/** &page[i]: the i-th struct page after `page` (pointer arithmetic: a folio never spans two sections). */
 @inline export function nth_page(page: u32, i: u32): u32 {
   return page + (i << STRUCT_PAGE_SHIFT);
 }

@@ -32,6 +32,10 @@
 //                                      ratio to doublemap; and fork, munmap and COW
 //                                      of PTE-mapped 64 KiB folios, ns/op and rmap
 //                                      atomics per op)
+//   BENCH_ONLY=scaling npm run bench   (only scaling.mjs: start-up against --memory
+//                                      64M…128G, spawning the CLI, and 4 KiB/THP
+//                                      fault rates at 1/16/64 GiB with their
+//                                      flatness; run last in a full bench)
 //   BENCH_ONLY=mthp npm run bench      (only the mTHP fault cases: 16 KiB, 64 KiB
 //                                      and 1 MiB folios, each size enabled alone)
 //
@@ -67,6 +71,7 @@ import {
   loadBuild, runCases, compareCases, Ratios, fmtRate,
 } from "./harness.mjs";
 import * as mthp from "./mthp.mjs";
+import { scalingSection } from "./scaling.mjs";
 
 /** The families of throughput cases, in bench order (each exports `cases`: factories of a build's case). */
 const CASE_MODULES = ["./faults.mjs", "./fork.mjs", "./splits.mjs", "./transhuge-stress.mjs"];
@@ -128,6 +133,12 @@ async function main(builds) {
     await sides[0].schemesMthp.schemeSection(sides, ratios);
   };
 
+  // BENCH_ONLY=scaling: start-up and fault rates against --memory only (scaling.mjs)
+  if (ONLY === "scaling") {
+    await scalingSection(builds[0].lib, builds[1]?.dir);
+    done();
+    return;
+  }
   if (ONLY === "schemes") {
     header(`thpemu bench (schemes only): node ${process.version}, kernel ${KERNEL}`);
     mthpNotes();
@@ -174,6 +185,8 @@ async function main(builds) {
   if (!compare) printTargets(thisCases, calls[0], Array.isArray(mthpCalls[0]) ? mthpCalls[0] : undefined);
   gc();
   await schemeTables();
+  gc();
+  if (!ONLY) await scalingSection(builds[0].lib, builds[1]?.dir);
   done();
 }
 

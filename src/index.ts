@@ -1,5 +1,5 @@
 // thpemu: the public API, the same in Node and in a browser.
-export { Machine, UserError, OomError, BadPageError, DEFAULT_MEMORY } from "./machine.js";
+export { Machine, UserError, OomError, BadPageError, DEFAULT_MEMORY, MAX_MEMORY } from "./machine.js";
 export type { MachineOptions, Advice, MadviseAdvice } from "./machine.js";
 // /proc/PID/smaps (fs/proc/task_mmu.c): Machine.smaps(proc) per VMA, and the `smaps` of region records.
 export { PSS_SHIFT, SMAPS_REGION_KEYS } from "./machine.js";

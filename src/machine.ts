@@ -38,8 +38,15 @@ export type MadviseAdvice = "dontneed" | "hugepage" | "nohugepage" | "collapse";
 export interface MachineOptions {
   /** Kernel profile: "linux-6.18" (default) or "linux-4.5". */
   kernel?: KernelName;
-  /** Emulated physical memory in bytes (default 4 GiB; up to 64 GiB and more). */
+  /**
+   * Emulated physical memory in bytes (default 4 GiB, at most 128 GiB: its
+   * mem_map of 64-byte struct pages, 2 GiB at 128 GiB, and the page tables'
+   * entries share WebAssembly's 4 GiB of linear memory). Only what the
+   * scenario touches costs memory and time (lazy struct page init).
+   */
   memory?: number;
+  /** @internal Cap on the core's WebAssembly memory in bytes (default: the wasm32 ceiling, 4 GiB): tests of running out of it. */
+  wasmMemoryLimit?: number;
   /** Use the debug build of the core (assertions on). */
   debugCore?: boolean;
   /**
@@ -63,6 +70,8 @@ export interface MachineOptions {
 }
 
 export const DEFAULT_MEMORY = 4 * 1024 ** 3;
+/** The largest emulated memory: 128 GiB (see MachineOptions.memory). */
+export const MAX_MEMORY = 128 * 1024 ** 3;
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,31}$/;
 const MMAP_TOP = 0x7f0000000000; // where top-down mmap starts (below the stack)
 
@@ -101,10 +110,13 @@ export class Machine {
     if (!Number.isInteger(bytes) || bytes < 16 * 1024 * 1024 || bytes % PAGE_SIZE !== 0) {
       throw new UserError(`memory size must be a multiple of 4 KiB and at least 16 MiB`);
     }
-    if (bytes > 128 * 1024 ** 3) throw new UserError(`memory size above 128 GiB is not supported`);
+    if (bytes > MAX_MEMORY) {
+      throw new UserError(`memory size above 128 GiB is not supported (its 64-byte struct pages and the page tables must fit in WebAssembly's 4 GiB of linear memory)`);
+    }
     const scheme = opts.scheme ?? profile.scheme;
     if (!SCHEMES.includes(scheme)) throw new UserError(`unknown mapcount scheme '${scheme}' (${SCHEMES.join(", ")})`);
     const core = await Core.create(bytes / PAGE_SIZE, coreConfig(profile, scheme), opts.debugCore);
+    if (opts.wasmMemoryLimit !== undefined) core.limitMemory(opts.wasmMemoryLimit);
     const m = new Machine(core, profile, bytes, knobs);
     if (opts.smaps) m.observeOptions = { smaps: true };
     return m;
@@ -142,18 +154,31 @@ export class Machine {
 
   // ---- transactions -------------------------------------------------------------
   /**
-   * Run `fn`; if it might need more frames than are free (`bound`), take a
-   * snapshot first and restore it when the operation fails, so a failed
-   * operation changes nothing.
+   * Run `fn`; if it might need more frames than are free (`bound`, of them
+   * at most `tables` page tables), or more WebAssembly memory than the 4 GiB
+   * ceiling leaves (struct pages for that many frames, entries for that many
+   * tables), take a snapshot first and restore it when the operation fails,
+   * so a failed operation changes nothing.
    */
-  private transact<T>(bound: number, fn: () => T): T {
-    const snap = this.k.core.nrFreePages() < bound ? this.snapshot() : undefined;
+  private transact<T>(bound: number, fn: () => T, tables = bound): T {
+    const core = this.k.core;
+    const snap = core.mayRunOut(bound, tables) ? this.snapshot() : undefined;
+    // the emulator's own limit, not the emulated kernel's: the whole operation fails (no fault falls back because of it)
+    const wasmOom = () => new OomError(`out of memory: the emulator's WebAssembly memory (${core.memoryLimitBytes / 1024 ** 2} MiB, ` +
+      `holding the struct pages and page tables) is exhausted`);
     try {
       const out = fn();
+      if (core.memoryExhausted) {
+        if (!snap) throw new InternalError(`internal error: ${wasmOom().message}, and no snapshot was taken to roll back`);
+        throw wasmOom();
+      }
       this.k.core.checkBadPage();
       return out;
     } catch (err) {
+      const exhausted = core.memoryExhausted; // (set only when this operation fails)
+      core.clearMemoryExhausted();
       if (snap) this.restore(snap);
+      if (exhausted && err instanceof OomError) throw wasmOom(); // say which memory ran out
       throw coreTrap(err) ?? err; // a trap in the core is an emulator bug: InternalError
     }
   }
@@ -224,7 +249,8 @@ export class Machine {
       a = Math.min(end, v.end);
     }
     const pages = (end - start) / PAGE_SIZE;
-    this.transact(pages + 4 * Math.ceil(pages / 512) + 1100, () => {
+    const tables = 4 * Math.ceil(pages / 512) + 4; // PTE tables and their deposits, PMD/PUD tables on the way
+    this.transact(pages + tables + 1100, () => {
       const pt = this.k.pt;
       const core = this.k.core;
       // a write stores a non-zero byte: the page's content is no longer zero
@@ -239,7 +265,7 @@ export class Machine {
         if (written) written(pfn, 1);
         a += PAGE_SIZE;
       }
-    });
+    }, tables);
   }
 
   /** `fork P Q`: Q becomes P's child with a copy of its address space. */
@@ -294,7 +320,7 @@ export class Machine {
       case "nohugepage": return this.transact(0, () => madviseHugepage(this.k, p.mm, start, end, false));
       case "collapse": {
         const blocks = Math.ceil((end - start) / PMD_SIZE) + 1;
-        return this.transact(blocks * 512 + 16, () => madviseCollapse(this.k, p.mm, start, end));
+        return this.transact(blocks * 512 + 16, () => madviseCollapse(this.k, p.mm, start, end), blocks + 16);
       }
       default: throw new UserError(`unknown madvise advice '${advice}'`);
     }
@@ -392,6 +418,12 @@ export class Machine {
   // ---- reads for viewers (the web page's frame grid and page-table view) -------------
   /** Frames on the buddy allocator's free lists (vmstat NR_FREE_PAGES). */
   freeFrames(): number { return this.k.core.nrFreePages(); }
+  /**
+   * Free frames whose struct pages were never initialised: the emulator sets
+   * a max-order block's struct pages up when the buddy allocator first needs
+   * it (deferred struct page init), so memory nobody used costs nothing.
+   */
+  neverInitialisedFrames(): number { return this.k.core.deferredFrames; }
   /** The head frame of the folio `pfn` belongs to (`pfn` itself for an order-0 page). */
   headPfn(pfn: number): number { return this.k.core.headPfn(pfn); }
   /** page_mapcount() of frame `pfn`, as the machine's kernel computes it. */

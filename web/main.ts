@@ -145,7 +145,7 @@ source.addEventListener("keydown", (ev) => {
 });
 framesEls.grid.addEventListener("click", (ev) => {
   const c = (ev.target as HTMLElement).closest<HTMLElement>(".cell");
-  if (!c || c.dataset.kind === "free" || !session.machine) return;
+  if (!c || c.dataset.kind === "free" || c.dataset.kind === "uninit" || !session.machine) return;
   session.select(Number(c.dataset.pfn));
   markSelected(framesEls.grid, session.selected!);
   renderStructPage(pageEls, session.machine, session.selected);

@@ -3,10 +3,14 @@
 // read-modify-write operations on struct page counters (atomic inc/dec/add,
 // test-and-set/clear bit: what the kernel does with a LOCK prefix), and of
 // distinct struct pages touched (read or written). Distinct pages are found
-// with a generation stamp per frame (G_STAMPS_BASE, u32 per frame after
-// mem_map): each call takes a new generation; a page whose stamp differs is
+// with a generation stamp per struct page (PAGE_COST_STAMP, the upper half
+// of flags): each call takes a new generation; a page whose stamp differs is
 // counted once and stamped. Counters live in G_COSTS (exported offsets).
-import { G_COSTS, COST_STRIDE, COST_CALLS, COST_ATOMICS, COST_PAGES, COST_NR_OPS, G_STAMPS_BASE, G_NR_FRAMES, MEM_MAP_BASE, STRUCT_PAGE_SHIFT } from "../layout";
+import {
+  G_COSTS, COST_STRIDE, COST_CALLS, COST_ATOMICS, COST_PAGES, COST_NR_OPS, PAGE_COST_STAMP, STRUCT_PAGE_SHIFT,
+  G_NR_FRAMES, SECTION_SHIFT, PAGES_PER_SECTION, STRUCT_PAGE_SIZE,
+} from "../layout";
+import { section_mem_map } from "../page";
 
 let cur: u32 = G_COSTS; // the counters of the entry point running now
 let gen: u32 = 0;
@@ -25,10 +29,19 @@ export function cost_accounting(on: bool): void { enabled = on; }
   store<u32>(cur + COST_CALLS, load<u32>(cur + COST_CALLS) + 1);
   gen++;
   if (gen == 0) { // wrapped: forget every stamp
-    memory.fill(load<u32>(G_STAMPS_BASE), 0, load<u32>(G_NR_FRAMES) << 2);
+    forget_stamps();
     gen = 1;
   }
   return prev;
+}
+/** Zero the stamp of every initialised struct page (the generation wrapped). */
+function forget_stamps(): void {
+  const sections = (load<u32>(G_NR_FRAMES) + PAGES_PER_SECTION - 1) >> SECTION_SHIFT;
+  for (let s: u32 = 0; s < sections; s++) {
+    const map = section_mem_map(s);
+    if (map == 0) continue;
+    for (let i: u32 = 0; i < PAGES_PER_SECTION; i++) store<u32>(map + i * STRUCT_PAGE_SIZE + PAGE_COST_STAMP, 0);
+  }
 }
 @inline export function cost_end(prev: u32): void { cur = prev; }
 
@@ -40,7 +53,7 @@ export function cost_accounting(on: bool): void { enabled = on; }
 /** The struct page at `page` was read or written. */
 @inline export function touch(page: u32): void {
   if (!enabled) return;
-  const s = load<u32>(G_STAMPS_BASE) + (((page - MEM_MAP_BASE) >> STRUCT_PAGE_SHIFT) << 2);
+  const s = page + PAGE_COST_STAMP;
   if (load<u32>(s) != gen) {
     store<u32>(s, gen);
     store<u32>(cur + COST_PAGES, load<u32>(cur + COST_PAGES) + 1);

@@ -5,7 +5,8 @@
 // DoubleMap offsets, the deferred split queue), checks the COW rules, the
 // huge zero page's refcount, and accounts for every frame (here): free in
 // the buddy lists, a page table (live or deposited), the zero pages, or a
-// mapped page. Anything else is a leak.
+// mapped page. Anything else is a leak. A frame deferred struct page init
+// has not reached is free (its max-order block counts in the buddy lists).
 import type { Kernel, Process } from "../mm/types.js";
 import { reverseWalk, type Mappings } from "./walk.js";
 import { checkFolios, mappedHeads } from "./folios.js";
@@ -55,6 +56,11 @@ function checkFrames(k: Kernel, w: Mappings, heads: Set<number>, say: (s: string
   } else if (w.hzeroPmds) say(`huge-zero PMDs without a huge zero page`);
   const fl = core.e.check_free_lists();
   if (fl !== 0) say(`buddy free lists are corrupt (${fl})`);
+  // Deferred struct page init: a section below first_deferred_pfn has a
+  // mem_map whose every struct page is initialised; one above has none (a
+  // zero struct page: never initialised, free).
+  const sec = core.e.check_sections();
+  if (sec !== 0) say(sec === -1 ? `first_deferred_pfn ${core.firstDeferredPfn} is not a section boundary` : `pfn ${-sec - 1}: struct page initialised ${core.initialised(-sec - 1) ? "but all zero" : "wrongly"} (first_deferred_pfn ${core.firstDeferredPfn})`);
   let used = 1 + w.tables.size; // the zero page and the page tables
   if (core.hugeZeroPfn !== core.NIL) used += 512;
   for (const head of heads) used += 1 << core.folioOrder(head);

@@ -14,18 +14,26 @@
 // `main(argv)` resolves to the exit status and never calls process.exit:
 // bin/thpemu.js sets process.exitCode, so Node exits once stdout is drained.
 //
-// This module is the commander program only. Each command's action loads
-// its module (run.ts, compare.ts, kernel.ts) with import(), so `--help` and
-// `thpemu run` do not load the kernel runner, the fuzzer or compare.
+// This module is the commander program only, and it loads what a command
+// needs and nothing more: each command's action loads its module (run.ts,
+// compare.ts, kernel.ts) with import(), so `--help` and `thpemu run` do not
+// load the kernel runner, the fuzzer or compare; the operation table (for
+// `run --help`) and package.json (for --version) are read only when asked
+// for; commander is loaded with require() (it is CommonJS: through import()
+// Node would first scan its source for named exports, ~8 ms of a ~110 ms
+// start-up). bench/scaling.mjs measures the start-up.
 import { readFileSync } from "node:fs";
-import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { createRequire } from "node:module";
+import type * as Commander from "commander";
 import { SCHEMES, type SchemeName } from "../profiles.js";
 import { KERNEL_CHOICES, type KernelChoice } from "./target.js";
 import type { CliIO } from "./io.js";
 import type { RunCliOptions } from "./run.js";
 import type { FuzzCliOptions } from "./kernel.js";
 import { EXIT_OK, EXIT_SCENARIO, EXIT_INTERNAL } from "./status.js";
-import { operationsHelp } from "../scenario/ops.js";
+
+const { Command, CommanderError, InvalidArgumentError, Option } = createRequire(import.meta.url)("commander") as typeof Commander;
+type Command = Commander.Command;
 
 export * from "./status.js";
 export type { CliIO } from "./io.js";
@@ -33,6 +41,7 @@ export type { KernelChoice } from "./target.js";
 export type { RunCliOptions } from "./run.js";
 
 const DEFAULT_MEMORY = "4G";
+const MAX_MEMORY = 128 * 1024 ** 3; // = Machine's MAX_MEMORY (machine.js is loaded only by the commands that run one)
 const SIZE_RE = /^([0-9]+)([kKmMgG]?)$/;
 const SIZE_MUL: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
@@ -44,6 +53,9 @@ export function parseMemorySize(s: string): number {
   if (!Number.isSafeInteger(v)) throw new InvalidArgumentError("It is too large.");
   if (v % 4096 !== 0) throw new InvalidArgumentError("It is not a multiple of 4 KiB.");
   if (v < 16 * 1024 ** 2) throw new InvalidArgumentError("At least 16M is needed.");
+  if (v > MAX_MEMORY) {
+    throw new InvalidArgumentError("At most 128G is supported (the struct pages and page tables must fit in WebAssembly's 4 GiB of linear memory).");
+  }
   return v;
 }
 
@@ -65,12 +77,17 @@ function packageVersion(): string {
   }
 }
 
-function buildProgram(io: CliIO, result: { status: number }): Command {
+/** Whether `argv` asks for help or the version (only then are the operation table and package.json read). */
+function asksFor(argv: string[], flags: string[]): boolean {
+  return argv.some((a) => flags.includes(a));
+}
+
+function buildProgram(io: CliIO, result: { status: number }, argv: string[], opsHelp: string[]): Command {
   const program = new Command();
   program
     .name("thpemu")
     .description("Emulate Linux THP mapcount accounting (WebAssembly): run a scenario, print what the kernel would count.")
-    .version(packageVersion(), "-V, --version", "print the version")
+    .version(asksFor(argv, ["-V", "--version"]) ? packageVersion() : "", "-V, --version", "print the version")
     .helpOption("-h, --help", "show help")
     .exitOverride()
     .configureOutput({
@@ -88,7 +105,7 @@ Example: thpemu run examples/seed-doublemap.scn --kernel linux-4.5 --format tabl
     .description("run a scenario file (.scn; '-' reads standard input) and print its observations")
     .argument("<file>", "the scenario")
     .addOption(new Option("--kernel <name>", "kernel profile (host: linux-6.18 with this host's THP knobs and quirks)").choices(KERNEL_CHOICES).default("linux-6.18"))
-    .addOption(new Option("--memory <size>", "emulated physical memory (K/M/G suffixes, powers of 1024)")
+    .addOption(new Option("--memory <size>", "emulated physical memory, at most 128G (K/M/G suffixes, powers of 1024)")
       .default(parseMemorySize(DEFAULT_MEMORY), DEFAULT_MEMORY).argParser(parseMemorySize))
     .addOption(new Option("--format <format>", "jsonl: one JSON record per line; table: for a person")
       .choices(["jsonl", "table"]).default("jsonl"))
@@ -96,7 +113,7 @@ Example: thpemu run examples/seed-doublemap.scn --kernel linux-4.5 --format tabl
     .addOption(new Option("--scheme <name>", "mapcount scheme (default: the kernel's: linux-4.5 doublemap, linux-6.18 large)").choices(SCHEMES))
     .option("--stats", "append a stats record: rmap atomics and struct pages touched per entry point", false)
     .option("--smaps", "every region record also carries its /proc/PID/smaps fields in kB (docs/scenario-format.md)", false)
-    .addHelpText("after", `\nScenario operations (docs/scenario-format.md):\n${operationsHelp().join("\n")}`)
+    .addHelpText("after", () => `\nScenario operations (docs/scenario-format.md):\n${opsHelp.join("\n")}`)
     .action(async (file: string, o: RunCliOptions) => {
       const { runFile } = await import("./run.js");
       result.status = await runFile(file, o, io);
@@ -167,10 +184,13 @@ Example: thpemu run examples/seed-doublemap.scn --kernel linux-4.5 --format tabl
  * Never throws, never calls process.exit.
  */
 export async function main(argv: string[] = process.argv.slice(2), io?: CliIO): Promise<number> {
-  const sio: CliIO = io ?? { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin };
+  // process.stdin is a getter that opens the stream: only a FILE of `-` reads it
+  const sio: CliIO = io ?? { stdout: process.stdout, stderr: process.stderr, get stdin() { return process.stdin; } };
   const result = { status: EXIT_OK };
   try {
-    await buildProgram(sio, result).parseAsync(argv, { from: "user" });
+    // the operations' usage lines, for `run --help` (and a usage error's help) only
+    const opsHelp = asksFor(argv, ["-h", "--help", "help"]) ? (await import("../scenario/ops.js")).operationsHelp() : [];
+    await buildProgram(sio, result, argv, opsHelp).parseAsync(argv, { from: "user" });
     return result.status;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT_OK : EXIT_SCENARIO;

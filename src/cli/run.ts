@@ -7,7 +7,7 @@ import type { SchemeName } from "../profiles.js";
 import { parseScenario, ScenarioError, type Op } from "../scenario/parse.js";
 import { runOps, InvariantError } from "../scenario/run.js";
 import type { ObservationRecord } from "../scenario/records.js";
-import { formatTable, formatEmptyDump, sourceBlock, trailingComments } from "../scenario/table.js";
+import type * as Table from "../scenario/table.js";
 import type { statsRecord } from "../scenario/compare.js";
 import { Sink, readScenario, shorten, writeLine, type CliIO } from "./io.js";
 import { machineOptions, type KernelChoice } from "./target.js";
@@ -48,7 +48,7 @@ function jsonlWriter(out: Sink): RunWriter {
 }
 
 /** `--format table`: the scenario's lines, each operation followed by what it observed. */
-function tableWriter(out: Sink, text: string): RunWriter {
+function tableWriter(out: Sink, text: string, { formatTable, formatEmptyDump, sourceBlock, trailingComments }: typeof Table): RunWriter {
   const lines = text.split(/\r?\n/);
   let prevLine = 0;
   let dumps = 0;
@@ -111,7 +111,8 @@ export async function runFile(file: string, opts: RunCliOptions, io: CliIO): Pro
 
   // 4. each operation in turn; its output is written before the next one runs
   const out = new Sink(io.stdout);
-  const writer = opts.format === "table" ? tableWriter(out, text) : jsonlWriter(out);
+  // the table formatter is loaded only for --format table
+  const writer = opts.format === "table" ? tableWriter(out, text, await import("../scenario/table.js")) : jsonlWriter(out);
   let status = EXIT_OK;
   try {
     for (const op of ops) {

@@ -22,7 +22,7 @@ export const CORE_FUNCTIONS = {
   folio_test_partially_mapped: 1, thp_underused: 2, deferred_split_scan: 0, deferred_split_list: 0,
   get_huge_zero_page: 0, put_huge_zero_page: 0, shrink_huge_zero_page: 0,
   // page allocator and page-table pages
-  nr_free_pages: 0, nr_free_order: 1, check_free_lists: 0, pfn_is_free: 1, pgtable_alloc: 0, pte_free: 1,
+  nr_free_pages: 0, nr_free_order: 1, check_free_lists: 0, check_sections: 0, set_memory_limit: 1, pfn_is_free: 1, pgtable_alloc: 0, pte_free: 1,
   pt_table_addr: 1, is_pgtable_page: 1,
 } as const;
 export type CoreFunctionName = keyof typeof CORE_FUNCTIONS;
@@ -51,7 +51,7 @@ export const PAGE_FLAGS = [
 ] as const;
 /** Addresses of the core's globals (G_*). */
 export const GLOBALS = [
-  "NR_FRAMES", "PT_POOL_BASE", "ZERO_PFN", "HUGE_ZERO_PFN", "HUGE_ZERO_REFCOUNT", "SPLIT_QUEUE_LEN", "LAST_ERROR",
+  "NR_FRAMES", "HEAP_TOP", "FIRST_DEFERRED_PFN", "DEFERRED_END", "CHUNK_LIMIT", "MEMORY_EXHAUSTED", "ZERO_STRUCT_PAGE", "ZERO_PFN", "HUGE_ZERO_PFN", "HUGE_ZERO_REFCOUNT", "SPLIT_QUEUE_LEN", "LAST_ERROR",
   "BAD_PFN", "BAD_REASON", "BAD_PAGES", "RESULT1", "CONFIG", "VMSTAT", "SCHEME", "SPLIT_COUNTS", "COSTS",
 ] as const;
 /** vmstat counters (VM_*), indices into G_VMSTAT. */
@@ -62,7 +62,7 @@ export const VMSTAT = [
 ] as const;
 /** Plain constants. */
 export const CONSTANTS = [
-  "MEM_MAP_BASE", "SCRATCH_BASE", "SCRATCH_SLOTS", "STRUCT_PAGE_SIZE", "NIL", "COST_STRIDE",
+  "MEM_SECTION_BASE", "CHUNK_SECTION_BASE", "SECTION_SHIFT", "CHUNK_SHIFT", "NR_CHUNKS", "PT_TABLES_PER_CHUNK", "SCRATCH_BASE", "SCRATCH_SLOTS", "STRUCT_PAGE_SIZE", "NIL", "COST_STRIDE",
   "CONFIG_MM_ID", "CONFIG_ANON_EXCLUSIVE", "CONFIG_DEFERRED_SPLIT_UNMAPPED", "CONFIG_COW_REUSE_REFCOUNT",
   "SCHEME_NAIVE", "SCHEME_DOUBLEMAP", "SCHEME_SUBPAGES", "SCHEME_LARGE", "SCHEME_NOPAGEMAPCOUNT",
   "ERR_NOMEM", "ERR_FALLBACK", "ERR_BUSY", "ERR_BAD_PAGE", "ERR_INVAL",

@@ -78,6 +78,15 @@ export function coreTrap(err: unknown): InternalError | null {
   return null;
 }
 
+/*
+ * The section size and the struct page stride as literals on the hottest
+ * reads (every level of every page walk): the JIT folds them. The
+ * constructor checks the core agrees.
+ */
+const SECTION_SHIFT = 10; // PAGES_PER_SECTION = 1024 frames
+const SECTION_MASK = (1 << SECTION_SHIFT) - 1;
+const STRUCT_PAGE_WORDS = 16; // 64 bytes
+
 export class Core {
   /** The core's functions (typed, trap-checked). */
   readonly e: CoreFunctions;
@@ -90,12 +99,22 @@ export class Core {
   private readonly memory: WebAssembly.Memory;
   private readonly L: Layout;
   private readonly stride: number;
-  private readonly memMap: number;
+  private readonly sectionShift: number;
+  private readonly sectionMask: number;
+  private readonly memSection: number; // u32 index of mem_section[]
+  private readonly chunkSection: number; // u32 index of the chunk → section table
+  private readonly chunkShift: number;
+  private readonly zeroStructPage: number; // byte address of 64 zero bytes (a never-initialised struct page)
+  // u32 indices of the globals every operation reads (Machine.transact), read once
+  private readonly iHeapTop: number;
+  private readonly iChunkLimit: number;
+  private readonly iExhausted: number;
+  private readonly iNrFree: number;
+  private readonly tablesPerChunk: number;
   private readonly scratchBase: number; // u32 index
   private readonly costStride: number; // u32 words per cost entry
-  private readonly poolBase: number;
   // offsets and bits of the hot accessors, read once (no keyed lookups on the fault path)
-  private readonly offPrivate: number;
+  private readonly privateWord: number;
   private readonly offCompoundHead: number;
   private readonly offCompoundOrder: number;
   private readonly bitHead: number;
@@ -113,12 +132,24 @@ export class Core {
     this.memory = instance.exports.memory as WebAssembly.Memory;
     this.NIL = L.C.NIL;
     this.stride = L.C.STRUCT_PAGE_SIZE;
-    this.memMap = L.C.MEM_MAP_BASE;
+    if (L.C.SECTION_SHIFT !== SECTION_SHIFT || L.C.STRUCT_PAGE_SIZE !== STRUCT_PAGE_WORDS * 4) {
+      throw new InternalError(`thpemu: the core's sections (${L.C.SECTION_SHIFT}) or struct page size (${L.C.STRUCT_PAGE_SIZE}) are not the host's; rebuild it`);
+    }
+    this.sectionShift = L.C.SECTION_SHIFT;
+    this.sectionMask = (1 << L.C.SECTION_SHIFT) - 1;
+    this.memSection = L.C.MEM_SECTION_BASE >>> 2;
+    this.chunkSection = L.C.CHUNK_SECTION_BASE >>> 2;
+    this.chunkShift = L.C.CHUNK_SHIFT;
+    this.zeroStructPage = L.G.ZERO_STRUCT_PAGE;
+    this.iHeapTop = L.G.HEAP_TOP >>> 2;
+    this.iChunkLimit = L.G.CHUNK_LIMIT >>> 2;
+    this.iExhausted = L.G.MEMORY_EXHAUSTED >>> 2;
+    this.iNrFree = (L.G.VMSTAT >>> 2) + L.VM.NR_FREE_PAGES;
+    this.tablesPerChunk = L.C.PT_TABLES_PER_CHUNK;
     this.scratchBase = L.C.SCRATCH_BASE >>> 2;
     this.costStride = L.C.COST_STRIDE >>> 2;
     this.zeroPfn = this.u32[L.G.ZERO_PFN >>> 2];
-    this.poolBase = this.u32[L.G.PT_POOL_BASE >>> 2];
-    this.offPrivate = L.off.PAGE_PRIVATE;
+    this.privateWord = L.off.PAGE_PRIVATE >>> 2;
     this.offCompoundHead = L.off.PAGE_COMPOUND_HEAD;
     this.offCompoundOrder = L.off.PAGE_COMPOUND_ORDER;
     this.bitHead = 1 << L.PG.head;
@@ -175,10 +206,12 @@ export class Core {
     this.refresh();
     return this._u32!;
   }
-  /** The slot of entry 0 of the page-table page held in frame `pfn` (its pool slot is page->private). */
+  /** The slot of entry 0 of the page-table page held in frame `pfn` (page->private holds its entries' address). */
   tableBase(pfn: number): number {
-    const slot = this.u32[(this.memMap + pfn * this.stride + this.offPrivate) >>> 2];
-    return (this.poolBase + slot * 4096) >>> 2;
+    // the hottest read (every level of every page walk): one view, no branch (a page table's section is present)
+    const u32 = this.u32;
+    const map = u32[this.memSection + (pfn >>> SECTION_SHIFT)];
+    return u32[(map >>> 2) + (pfn & SECTION_MASK) * STRUCT_PAGE_WORDS + this.privateWord] >>> 2;
   }
 
   // ---- the scratch batch buffer --------------------------------------------------
@@ -196,7 +229,62 @@ export class Core {
   get scratchSlots(): number { return this.L.C.SCRATCH_SLOTS; }
 
   // ---- struct page ---------------------------------------------------------------
-  private word(pfn: number, offset: number): number { return (this.memMap + pfn * this.stride + offset) >>> 2; }
+  /**
+   * The struct page of `pfn` (SPARSEMEM __pfn_to_page: its section's mem_map
+   * plus its index there); a frame whose section was never initialised reads
+   * as 64 zero bytes.
+   */
+  private page(pfn: number): number {
+    const map = this.u32[this.memSection + (pfn >>> this.sectionShift)];
+    return map === 0 ? this.zeroStructPage : map + (pfn & this.sectionMask) * this.stride;
+  }
+  private word(pfn: number, offset: number): number { return (this.page(pfn) + offset) >>> 2; }
+  /** __page_to_pfn: the PFN of the struct page at byte address `page` (the chunk remembers its section). */
+  private pageToPfn(page: number): number {
+    const section = this.u32[this.chunkSection + (page >>> this.chunkShift)] - 1;
+    return section * (this.sectionMask + 1) + ((page & ((1 << this.chunkShift) - 1)) / this.stride);
+  }
+  /**
+   * Whether frame `pfn`'s struct page was ever initialised: deferred struct
+   * page init reaches a section when the buddy allocator first needs one
+   * of its blocks. A never-initialised frame is free and reads as a zero
+   * struct page.
+   */
+  initialised(pfn: number): boolean {
+    return pfn >= 0 && pfn < this.frames && this.u32[this.memSection + (pfn >>> this.sectionShift)] !== 0;
+  }
+  /** first_deferred_pfn: frames from here (up to the last whole section) were never initialised. */
+  get firstDeferredPfn(): number { return this.u32[this.L.G.FIRST_DEFERRED_PFN >>> 2]; }
+  /** Frames deferred struct page init has not reached (free, never initialised). */
+  get deferredFrames(): number { return this.u32[this.L.G.DEFERRED_END >>> 2] - this.firstDeferredPfn; }
+  /** Bytes of WebAssembly linear memory the core has now (it grows with the work, never shrinks). */
+  get linearMemoryBytes(): number { return this.memory.buffer.byteLength; }
+  /** Bytes of linear memory handed out so far (the heap top; what a snapshot copies). */
+  get heapBytes(): number { return this.u32[this.iHeapTop] * 2 ** this.chunkShift; }
+  /**
+   * Whether the linear memory has room for `frames` more frames of work, of
+   * them `tables` page tables: a section's mem_map for each max-order block
+   * they may reach and 4 KiB of entries for each table, in the worst case
+   * (wasm32: 4 GiB in all).
+   */
+  /**
+   * Whether an operation that may take `frames` frames (at most `tables`
+   * page tables) must snapshot first to be able to roll back: fewer frames
+   * are free, or the linear memory may not have room (hasRoomFor).
+   */
+  mayRunOut(frames: number, tables: number): boolean {
+    const u32 = this.u32;
+    if (u32[this.iNrFree] < frames) return true;
+    // the common case: thousands of chunks to spare
+    if ((u32[this.iChunkLimit] - u32[this.iHeapTop]) * 1024 > frames + tables * 64 + 4096) return false;
+    return !this.hasRoomFor(frames, tables);
+  }
+  hasRoomFor(frames: number, tables = frames): boolean {
+    const u32 = this.u32;
+    const chunks = u32[this.iChunkLimit] - u32[this.iHeapTop];
+    const need = Math.ceil(frames / (this.sectionMask + 1)) + Math.ceil(tables / this.tablesPerChunk) + 2;
+    return chunks >= need;
+  }
   /** A struct page field (signed 32-bit), by its layout name. */
   field(pfn: number, name: PageOffset): number { return this.i32[this.word(pfn, this.L.off[name])]; }
   flags(pfn: number): number { return this.u32[this.word(pfn, 0)]; }
@@ -209,7 +297,15 @@ export class Core {
   setNonzeroRun(pfn: number, n: number): void {
     const u32 = this.u32;
     const stride = this.stride >>> 2, bit = this.bitNonzero;
-    for (let w = this.word(pfn, 0), end = w + n * stride; w < end; w += stride) u32[w] |= bit;
+    const shift = this.sectionShift, mask = this.sectionMask, memSection = this.memSection;
+    while (n > 0) {
+      // consecutive struct pages within one section's mem_map (mapped frames: their sections are present)
+      const k = Math.min(n, mask + 1 - (pfn & mask));
+      let w = (u32[memSection + (pfn >>> shift)] + (pfn & mask) * this.stride) >>> 2;
+      for (const end = w + k * stride; w < end; w += stride) u32[w] |= bit;
+      pfn += k;
+      n -= k;
+    }
   }
   /** The page flags by name, lowest bit first; an alias shows under the name that applies to the page. */
   flagNames(flags: number): string[] {
@@ -233,7 +329,7 @@ export class Core {
   /** compound_head(): head PFN of the folio `pfn` belongs to. */
   headPfn(pfn: number): number {
     const w = this.u32[this.word(pfn, this.offCompoundHead)];
-    return (w & 1) !== 0 ? (w - 1 - this.memMap) / this.stride : pfn;
+    return (w & 1) !== 0 ? this.pageToPfn(w - 1) : pfn;
   }
   /** The folio order of the folio `pfn` belongs to. */
   folioOrder(pfn: number): number {
@@ -274,11 +370,17 @@ export class Core {
   usedFrameLimit(): number {
     const u32 = this.u32;
     const stride = this.stride >>> 2;
-    const base = this.memMap >>> 2;
     const ref = this.L.off.PAGE_REFCOUNT >>> 2, ch = this.L.off.PAGE_COMPOUND_HEAD >>> 2;
-    for (let pfn = this.frames - 1; pfn >= 0; pfn--) {
-      const w = base + pfn * stride;
-      if (u32[w + ref] !== 0 || (u32[w + ch] & 1) !== 0 || u32[w] !== 0) return pfn + 1;
+    const per = this.sectionMask + 1;
+    // only initialised sections can hold a used frame: a never-initialised one is free
+    for (let s = Math.ceil(this.frames / per) - 1; s >= 0; s--) {
+      const map = u32[this.memSection + s];
+      if (map === 0) continue;
+      const base = map >>> 2;
+      for (let i = Math.min(per, this.frames - s * per) - 1; i >= 0; i--) {
+        const w = base + i * stride;
+        if (u32[w + ref] !== 0 || (u32[w + ch] & 1) !== 0 || u32[w] !== 0) return s * per + i + 1;
+      }
     }
     return 0;
   }
@@ -296,7 +398,7 @@ export class Core {
   get badReason(): number { return this.u32[this.L.G.BAD_REASON >>> 2]; }
   vmstat(name: VmstatName): number { return this.i32[(this.L.G.VMSTAT >>> 2) + this.L.VM[name]]; }
   /** Free frames (vmstat NR_FREE_PAGES, kept by the buddy allocator; no call into WASM). */
-  nrFreePages(): number { return this.vmstat("NR_FREE_PAGES"); }
+  nrFreePages(): number { return this.i32[this.iNrFree]; }
   /** A core error code's value (the core returns it negated). */
   errorCode(name: CoreErrorCode): number { return this.errors[name]; }
 
@@ -328,10 +430,31 @@ export class Core {
   setCostAccounting(on: boolean): void { this.e.cost_accounting(on ? 1 : 0); }
 
   // ---- the whole memory: rollback snapshots -------------------------------------------
-  /** A copy of the core's linear memory. */
-  snapshotMemory(): Uint8Array { return new Uint8Array(this.memory.buffer).slice(); }
-  /** Put back a copy taken by snapshotMemory (memory never shrinks, so it fits). */
-  restoreMemory(bytes: Uint8Array): void { new Uint8Array(this.memory.buffer).set(bytes); }
+  /**
+   * Cap the linear memory at `bytes` (rounded down to 64 KiB; never below
+   * what is in use): tests of running out of WebAssembly memory without
+   * reaching the 4 GiB ceiling.
+   */
+  limitMemory(bytes: number): void { this.e.set_memory_limit(Math.floor(bytes / 2 ** this.chunkShift)); }
+  /** The linear memory refused to grow since the last clearMemoryExhausted() (the emulator's limit, not the kernel's). */
+  get memoryExhausted(): boolean { return this.u32[this.iExhausted] !== 0; }
+  clearMemoryExhausted(): void { this.u32[this.iExhausted] = 0; }
+  /** The cap on the linear memory in bytes (4 GiB unless limitMemory lowered it). */
+  get memoryLimitBytes(): number { return this.u32[this.iChunkLimit] * 2 ** this.chunkShift; }
+
+  /** A copy of the core's linear memory up to the heap top (what the work has used). */
+  snapshotMemory(): Uint8Array { return new Uint8Array(this.memory.buffer, 0, this.heapBytes).slice(); }
+  /**
+   * Put back a copy taken by snapshotMemory (memory never shrinks, so it
+   * fits). What was handed out since is zeroed: the restored heap top hands
+   * those chunks out again, and a section without a mem_map is all zeros.
+   */
+  restoreMemory(bytes: Uint8Array): void {
+    const top = this.heapBytes;
+    const all = new Uint8Array(this.memory.buffer);
+    all.set(bytes);
+    if (top > bytes.length) all.fill(0, bytes.length, top);
+  }
 
   /** Throw if the core reported a bad page (the emulator's state is corrupt). */
   checkBadPage(): void {
@@ -352,7 +475,7 @@ export class Core {
       const w = this.word(pfn, 0);
       this.u32[w] = on ? this.u32[w] | (1 << this.L.PG[flag]) : this.u32[w] & ~(1 << this.L.PG[flag]);
     },
-    addGlobal: (name: "SPLIT_QUEUE_LEN" | "HUGE_ZERO_REFCOUNT" | "BAD_PAGES", delta: number): void => { this.u32[this.L.G[name] >>> 2] += delta; },
+    addGlobal: (name: "SPLIT_QUEUE_LEN" | "HUGE_ZERO_REFCOUNT" | "BAD_PAGES" | "FIRST_DEFERRED_PFN", delta: number): void => { this.u32[this.L.G[name] >>> 2] += delta; },
     addVmstat: (name: VmstatName, delta: number): void => { this.i32[(this.L.G.VMSTAT >>> 2) + this.L.VM[name]] += delta; },
   };
 }

@@ -13,10 +13,11 @@ const isNode = typeof process !== "undefined" && !!process.versions?.node && WAS
 
 async function compile(url: URL): Promise<WebAssembly.Module> {
   if (isNode) {
-    const { readFile } = await import("node:fs/promises");
+    // one synchronous read: a 26 KB file, read once per process (fs/promises would take four thread-pool round trips)
+    const { readFileSync } = await import("node:fs");
     let bytes: Uint8Array;
     try {
-      bytes = await readFile(url);
+      bytes = readFileSync(url);
     } catch {
       throw new Error(`thpemu: the WebAssembly core ${url.pathname} is missing; run \`npm run build\` first`);
     }

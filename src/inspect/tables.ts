@@ -131,12 +131,17 @@ export function pteRuns(entries: readonly TableEntry[]): [number, number][] {
   return runs;
 }
 
-/** What a frame is used for, as the frame grid shows it. */
-export type FrameKind = "free" | "pagetable" | "zero" | "hzero" | "head" | "tail" | "page";
+/**
+ * What a frame is used for, as the frame grid shows it. `uninit`: free, and
+ * its struct page was never initialised (deferred struct page init has not
+ * reached its section; it reads as all zeros).
+ */
+export type FrameKind = "free" | "uninit" | "pagetable" | "zero" | "hzero" | "head" | "tail" | "page";
 
 /** The classification of one frame (cheap: raw field reads, no call into WASM). */
 export function frameKind(m: Machine, pfn: number): FrameKind {
   const core = m.k.core;
+  if (!core.initialised(pfn)) return "uninit";
   if (pfn === core.zeroPfn) return "zero";
   const hz = core.hugeZeroPfn;
   if (hz !== core.NIL && pfn >= hz && pfn < hz + 512) return "hzero";

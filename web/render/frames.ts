@@ -31,8 +31,11 @@ export function renderFrames(els: FramesElements, m: Machine | null, selected: n
   if (!m) { els.title.textContent = ""; return; }
   const frames = m.memoryBytes / PAGE_SIZE;
   const limit = usedFrameLimit(m);
+  const uninit = m.neverInitialisedFrames();
   els.title.textContent =
-    `(frames 0–${Math.max(0, limit - 1)} of ${frames}; ${m.freeFrames()} free; one row = 64 frames = 256 KiB)`;
+    `(frames 0–${Math.max(0, limit - 1)} of ${frames}; ${m.freeFrames()} free` +
+    (uninit > 0 ? `, ${uninit} of them never initialised (struct pages are set up on first allocation)` : "") +
+    `; one row = 64 frames = 256 KiB)`;
   const folios = new Map<number, FolioCounters>();
   const frag = document.createDocumentFragment();
   let drawn = 0, freeRun = -1;
@@ -46,7 +49,8 @@ export function renderFrames(els: FramesElements, m: Machine | null, selected: n
   for (let b = 0; b < blocks; b++) {
     const kinds: FrameKind[] = [];
     for (let i = 0; i < BLOCK; i++) kinds.push(b * BLOCK + i < frames ? frameKind(m, b * BLOCK + i) : "free");
-    if (kinds.every((k) => k === "free")) { if (freeRun < 0) freeRun = b; continue; }
+    // free blocks, initialised or not (deferred struct page init has not reached them)
+    if (kinds.every((k) => k === "free" || k === "uninit")) { if (freeRun < 0) freeRun = b; continue; }
     flushFree(b);
     if (drawn++ >= MAX_BLOCKS) { frag.append(el("div", { class: "block free-run" }, `… frames above ${hex(b * BLOCK)} not drawn`)); break; }
     const row = el("div", { class: "block" });
