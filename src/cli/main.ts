@@ -95,6 +95,7 @@ Example: thpemu run examples/seed-doublemap.scn --kernel linux-4.5 --format tabl
     .option("--check", "run the invariant checker after every operation", false)
     .addOption(new Option("--scheme <name>", "mapcount scheme (default: the kernel's: linux-4.5 doublemap, linux-6.18 large)").choices(SCHEMES))
     .option("--stats", "append a stats record: rmap atomics and struct pages touched per entry point", false)
+    .option("--proc <dir>", "at each dump N, write DIR/N/: the machine's /proc tree in the kernel's formats (kpageflags, kpagecount, PID/smaps, pagemap, …; docs/procfs.md)")
     .addHelpText("after", `\nScenario operations (docs/scenario-format.md):\n${operationsHelp().join("\n")}`)
     .action(async (file: string, o: RunCliOptions) => {
       const { runFile } = await import("./run.js");

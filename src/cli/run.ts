@@ -11,6 +11,7 @@ import { formatTable, formatEmptyDump, sourceBlock, trailingComments } from "../
 import type { statsRecord } from "../scenario/compare.js";
 import { Sink, readScenario, shorten, writeLine, type CliIO } from "./io.js";
 import { machineOptions, type KernelChoice } from "./target.js";
+import { prepareProcDir, writeProcTree } from "./proc.js";
 import { EXIT_OK, EXIT_SCENARIO, EXIT_INVARIANT, EXIT_HOST, EXIT_INTERNAL } from "./status.js";
 
 export interface RunCliOptions {
@@ -22,6 +23,8 @@ export interface RunCliOptions {
   scheme?: SchemeName;
   /** Append a `stats` record: rmap atomics and struct pages touched. */
   stats?: boolean;
+  /** At each dump N, write DIR/N/ as a /proc tree (docs/procfs.md). */
+  proc?: string;
 }
 
 type StatsRecord = ReturnType<typeof statsRecord>;
@@ -107,6 +110,13 @@ export async function runFile(file: string, opts: RunCliOptions, io: CliIO): Pro
     throw e;
   }
 
+  // the --proc directory must be writable before anything runs
+  if (opts.proc !== undefined) {
+    const why = prepareProcDir(opts.proc);
+    if (why) { err(`thpemu: --proc ${opts.proc}: ${why}`); return EXIT_SCENARIO; }
+  }
+  let dumps = 0;
+
   // 4. each operation in turn; its output is written before the next one runs
   const out = new Sink(io.stdout);
   const writer = opts.format === "table" ? tableWriter(out, text) : jsonlWriter(out);
@@ -120,6 +130,16 @@ export async function runFile(file: string, opts: RunCliOptions, io: CliIO): Pro
         runOps(m, [op], { file: name, check: opts.check, onRecord: (r) => { recs.push(r); } });
       } catch (e) {
         failure = e;
+      }
+      if (failure === undefined && op.op === "dump" && opts.proc !== undefined) {
+        dumps++;
+        const why = writeProcTree(opts.proc, String(dumps), m.procfs());
+        if (why) {
+          await out.flush();
+          err(`thpemu: --proc ${opts.proc}: ${why}`);
+          status = EXIT_SCENARIO;
+          break;
+        }
       }
       await writer.op(op, recs, failure instanceof ScenarioError);
       if (failure !== undefined) {
