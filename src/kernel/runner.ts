@@ -70,9 +70,9 @@ interface Outcome {
   stderr: string;
 }
 
-function run(file: string, args: string[], input?: string): Promise<Outcome> {
+function run(file: string, args: string[], input?: string, env?: Record<string, string>): Promise<Outcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(file, args, { stdio: ["pipe", "pipe", "pipe"], env: env ? { ...process.env, ...env } : process.env });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (b: Buffer) => out.push(b));
@@ -170,14 +170,23 @@ export function hostCanServe(): { ok: boolean; reason?: string } {
  */
 export async function runOnKernel(
   normalizedScenario: string,
-  opts: { retries?: number } = {},
+  opts: {
+    retries?: number;
+    /**
+     * Extra environment for the runner, e.g. THPEMU_AT_DUMP=CMD: a command
+     * run at each dump while the real processes are alive, with
+     * THPEMU_DUMP=N and THPEMU_INDEX={"pids":{NAME:PID},"regions":[…]}
+     * (native/kernel-runner.c at_dump_hook; test/procfs-tools.test.ts).
+     */
+    env?: Record<string, string>;
+  } = {},
 ): Promise<KernelRunResult> {
   const bin = await ensureKernelRunner();
   const retries = Math.max(0, opts.retries ?? 3);
   const input = normalizedScenario.endsWith("\n") ? normalizedScenario : normalizedScenario + "\n";
   let last: Outcome | null = null;
   for (let attempt = 0; attempt <= retries; attempt++) {
-    const r = await run(bin, [], input);
+    const r = await run(bin, [], input, opts.env);
     last = r;
     if (r.code === 0) return { status: "ok", jsonl: r.stdout };
     if (r.code === 5) return { status: "unsupported", reason: r.stderr.trim() || "cannot be checked on this kernel" };

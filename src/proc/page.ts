@@ -17,12 +17,21 @@ export const KPF = {
 } as const;
 export type KpfName = keyof typeof KPF;
 
+/**
+ * Where emulated frame 0 sits in the export: frame F is PFN F + PFN_OFFSET.
+ * PFN 0 cannot be shown (pagemap users such as page-types read PFN 0 as "no
+ * page", and the emulator's zero page is frame 0), so physical memory
+ * starts at 1 MiB, as on a PC whose first MiB belongs to the firmware; the
+ * PFNs below are a hole (KPF_NOPAGE, kpagecount 0).
+ */
+export const PFN_OFFSET = 256;
+
 /** _mapcount of the first page of a free buddy block (PageBuddy, PAGE_BUDDY_MAPCOUNT_VALUE). */
 const PAGE_BUDDY_MAPCOUNT = -128;
 /** PAGE_MAPPING_ANON: the low bit of page->mapping of an anonymous folio. */
 const PAGE_MAPPING_ANON = 1;
 
-/** The two files as u64 arrays, lo/hi 32-bit words (little-endian u64 once viewed as bytes). */
+/** The two files as u64 arrays, lo/hi 32-bit words (little-endian u64 once viewed as bytes), PFN_OFFSET + frames long. */
 export interface KpageFiles {
   /** /proc/kpageflags: 2 words per PFN. */
   flags: Uint32Array;
@@ -39,8 +48,12 @@ export interface KpageFiles {
 export function kpageFiles(k: Kernel): KpageFiles {
   const core = k.core;
   const n = core.frames;
-  const flags = new Uint32Array(2 * n);
-  const count = new Uint32Array(2 * n);
+  // the file's words from PFN_OFFSET on are the frames; before it the hole
+  const allFlags = new Uint32Array(2 * (n + PFN_OFFSET));
+  const allCount = new Uint32Array(2 * (n + PFN_OFFSET));
+  for (let i = 0; i < PFN_OFFSET; i++) allFlags[2 * i] = 1 << KPF.NOPAGE;
+  const flags = allFlags.subarray(2 * PFN_OFFSET);
+  const count = allCount.subarray(2 * PFN_OFFSET);
   const set = (pfn: number, bit: number) => {
     if (bit < 32) flags[2 * pfn] |= 1 << bit;
     else flags[2 * pfn + 1] |= 1 << (bit - 32);
@@ -86,7 +99,7 @@ export function kpageFiles(k: Kernel): KpageFiles {
     const order = (f & PG.head) ? core.folioOrder(pfn) : 0;
     const nr = 2 ** order;
     const mapped = core.e.folio_mapcount(pfn) > 0; // page_mapped(): folio_mapped() since 6.x
-    const hf = core.flags(pfn); // the folio's flags live in the head
+    const hf = core.flags(pfn); // folio->flags: the head's, shown for every page of the folio
     for (let done = 0; done < nr; done += slots) {
       const m = Math.min(slots, nr - done);
       for (let i = 0; i < m; i++) core.scratchSet(i, pfn + done + i);
@@ -103,13 +116,14 @@ export function kpageFiles(k: Kernel): KpageFiles {
         if (hf & PG.dirty) lo |= 1 << KPF.DIRTY;
         if (hf & PG.referenced) lo |= 1 << KPF.REFERENCED;
         flags[2 * p] = lo;
-        // PG_anon_exclusive is a per-page flag (PG_mappedtodisk = KPF_OWNER_2 for anon pages)
-        if (core.flags(p) & PG.anonExclusive) flags[2 * p + 1] |= 1 << (KPF.OWNER_2 - 32);
+        // PG_anon_exclusive is PG_owner_2 (KPF_OWNER_2) of an anon page; stable_page_flags
+        // copies the bits from folio->flags, so every page shows the head's
+        if (hf & PG.anonExclusive) flags[2 * p + 1] |= 1 << (KPF.OWNER_2 - 32);
       }
     }
     pfn += nr;
   }
-  return { flags, count };
+  return { flags: allFlags, count: allCount };
 }
 
 /** The KPF_* names set in a kpageflags value (lo, hi words), lowest bit first. */

@@ -7,15 +7,17 @@
 //   PID/pagemap
 //   PID/status, stat                     fs/proc/array.c          (array.ts)
 //   PID/cmdline                          the scenario's process name, NUL-terminated
+//   meminfo                              fs/proc/meminfo.c        (meminfo.ts; smem needs it)
 //   index.json                           thpemu's own: names -> PIDs, regions in bytes
 //
 // PIDs are fake and stable: FIRST_PID + the order in which the scenario
 // created its processes (spawn and fork), so a process keeps its PID from
 // dump to dump and PIDs grow in creation order as on a real machine.
 import type { Kernel, Process } from "../mm/types.js";
-import { kpageFiles } from "./page.js";
+import { kpageFiles, PFN_OFFSET } from "./page.js";
 import { textFile, mapsText, smapsText, smapsRollupText, pagemapFile, vmaStats, rollupStats, type ProcFile } from "./task_mmu_files.js";
 import { statusText, statText } from "./array.js";
+import { meminfoText } from "./meminfo.js";
 
 export type { ProcFile } from "./task_mmu_files.js";
 /** The tree: path relative to the tree's root (`kpageflags`, `1000/smaps`, …) -> file. */
@@ -27,6 +29,8 @@ export const FIRST_PID = 1000;
 /** index.json: process name -> PID, and every region of every live process (addresses in bytes). */
 export interface ProcIndex {
   pids: Record<string, number>;
+  /** Emulated frame F is PFN F + pfnOffset in kpageflags, kpagecount and pagemap (page.ts PFN_OFFSET). */
+  pfnOffset: number;
   regions: { proc: string; region: string; start: number; end: number }[];
 }
 
@@ -56,7 +60,8 @@ export function procfsTree(k: Kernel, procs: Iterable<Process>): ProcTree {
   const kp = kpageFiles(k);
   tree.set("kpageflags", sparseU64(kp.flags));
   tree.set("kpagecount", sparseU64(kp.count));
-  const index: ProcIndex = { pids: {}, regions: [] };
+  tree.set("meminfo", textFile(meminfoText(k, kp)));
+  const index: ProcIndex = { pids: {}, pfnOffset: PFN_OFFSET, regions: [] };
   for (const p of all) {
     if (!p.alive) continue;
     const pid = pidOf.get(p.name)!;

@@ -8,6 +8,7 @@ import { VM_READ, VM_WRITE, VM_ACCOUNT, VM_HUGEPAGE, VM_NOHUGEPAGE } from "../mm
 import { smaps, emptyMemSizeStats, PSS_SHIFT, type MemSizeStats, type SmapsFields } from "../mm/task_mmu.js";
 import { walkPageRange } from "../pgtable/pagewalk.js";
 import { PAGE_SIZE, PMD_SIZE } from "../pgtable/x86_64.js";
+import { PFN_OFFSET } from "./page.js";
 
 /** A file of the tree: `size` bytes, zero outside the extents (a sparse file). */
 export interface ProcFile {
@@ -118,9 +119,9 @@ export function smapsRollupText(stats: VmaStats[]): string {
 export const PM = { PFRAME_BITS: 55, SOFT_DIRTY: 55, MMAP_EXCLUSIVE: 56, UFFD_WP: 57, FILE: 61, SWAP: 62, PRESENT: 63 } as const;
 const HI_PRESENT = 2 ** (PM.PRESENT - 32), HI_EXCL = 2 ** (PM.MMAP_EXCLUSIVE - 32), HI_FILE = 2 ** (PM.FILE - 32);
 
-/** A pagemap entry as two 32-bit words (the PFN fits the low word: at most 2^25 frames). */
-export function pagemapEntry(pfn: number, exclusive: boolean, file: boolean): [number, number] {
-  return [pfn >>> 0, (HI_PRESENT + (exclusive ? HI_EXCL : 0) + (file ? HI_FILE : 0)) >>> 0];
+/** The pagemap entry of emulated frame `frame` as two 32-bit words (the PFN fits the low word: at most 2^25 frames). */
+export function pagemapEntry(frame: number, exclusive: boolean, file: boolean): [number, number] {
+  return [(frame + PFN_OFFSET) >>> 0, (HI_PRESENT + (exclusive ? HI_EXCL : 0) + (file ? HI_FILE : 0)) >>> 0];
 }
 
 /**
