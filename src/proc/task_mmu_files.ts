@@ -128,7 +128,8 @@ export function pagemapEntry(frame: number, exclusive: boolean, file: boolean): 
  * /proc/PID/pagemap (pagemap_pmd_range / pte_to_pagemap_entry): one u64
  * per virtual page, up to the end of the last VMA; a present page has its
  * PFN, PM_PRESENT, and PM_MMAP_EXCLUSIVE when its precise mapcount
- * (page_mapcount, the value kpagecount shows) is 1; the huge zero page is
+ * (page_mapcount, the value kpagecount shows) is 1 (for a huge PMD: the
+ * head's, for all 512 entries); the huge zero page is
  * not anonymous (PM_FILE); the small zero page is a special PTE with no
  * struct page behind it for vm_normal_page (neither bit). Soft-dirty is
  * never set (CONFIG_MEM_SOFT_DIRTY is off on the reference kernel). Pages
@@ -160,9 +161,11 @@ export function pagemapFile(k: Kernel, p: Process): ProcFile {
             for (let i = 0; i < n; i++) put(s / PAGE_SIZE + i, pagemapEntry(head + i0 + i, false, true));
             return true;
           }
-          for (let i = 0; i < n; i++) core.scratchSet(i, head + i0 + i);
-          core.e.page_mapcount_batch(n);
-          for (let i = 0; i < n; i++) put(s / PAGE_SIZE + i, pagemapEntry(head + i0 + i, core.scratchGetSigned(i) === 1, false));
+          // 6.15+ pagemap_pmd_range asks __folio_page_mapped_exclusively(folio, page) with
+          // page = pmd_page(pmd), the head, for every entry of the PMD (6.12 asked page + idx);
+          // the 6.18 kernel shows exactly that: one answer for the whole PMD
+          const exclusive = core.e.page_mapcount(head) === 1;
+          for (let i = 0; i < n; i++) put(s / PAGE_SIZE + i, pagemapEntry(head + i0 + i, exclusive, false));
           return true;
         }
         const base = pt.pteTable(pmd);
