@@ -121,6 +121,25 @@ describe("kpageflags and kpagecount", () => {
     expect(flagsOf(t2, thp)).not.toContain("OWNER_2");
   });
 
+  it("KPF_DIRTY: a dirty huge PMD split dirties the folio (folio_set_dirty), as does a folio split of dirty PTEs", async () => {
+    const m = await scene();
+    const thp = frame(m, "p", "A");
+    expect(flagsOf(m.procfs(), thp)).not.toContain("DIRTY"); // a fresh fault: only the entries are dirty
+    m.munmap("p", "A", 4 * PAGE, PAGE); // a partial munmap splits the PMD
+    expect(flagsOf(m.procfs(), thp)).toContain("DIRTY");
+    expect(flagsOf(m.procfs(), thp + 100)).toContain("DIRTY"); // folio->flags: every page shows the head's
+    // an mTHP is never PMD-split: its folio split finds the dirty PTEs (try_to_migrate_one)
+    m.sysfs("hugepages-64kB/enabled", "always");
+    m.mmap("p", "T", PMD);
+    m.touch("p", "T", 0, 64 * 1024);
+    const mthp = frame(m, "p", "T");
+    expect(m.core.folioOrder(mthp)).toBe(4);
+    expect(flagsOf(m.procfs(), mthp)).not.toContain("DIRTY");
+    m.split("p", "T", 0, PAGE);
+    expect(flagsOf(m.procfs(), mthp + 3)).toContain("DIRTY");
+    expectNoViolations(m);
+  });
+
   it("the files are sparse: only non-zero u64s are in extents, sizes are PFN_OFFSET + frames long", async () => {
     const m = await scene();
     const t = m.procfs();

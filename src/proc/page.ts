@@ -1,10 +1,10 @@
 // fs/proc/page.c: /proc/kpageflags and /proc/kpagecount, one u64 per PFN
-// (little-endian, as on x86-64), as long as the emulated memory.
+// (little-endian, as on x86-64), PFN_OFFSET + the emulated memory long.
 //
 // kpageflags follows stable_page_flags() for what the emulator knows about a
 // frame; docs/procfs.md lists the bits and which ones are left out and why
-// (the kernel's PG_idle is not stable from run to run; the emulator does
-// not propagate PG_dirty from dirty entries the way the kernel does).
+// (PG_idle, which the kernel's own runs do not agree on, is never set here).
+// PFNs start at PFN_OFFSET: below it is a hole (KPF_NOPAGE).
 import type { Kernel } from "../mm/types.js";
 
 /** include/uapi/linux/kernel-page-flags.h (and the kernel-hacker bits from 32). */

@@ -10,10 +10,9 @@
 //   real process also maps its program, libc, stack …), and so is its
 //   Referenced line (accessed bits: not stable from run to run on the
 //   kernel; the region records leave it out for the same reason);
-// - two kpageflags bits are masked: KPF_IDLE (not stable from run to run of
-//   the same scenario on the kernel) and KPF_DIRTY (stable on the kernel,
-//   not emulated: docs/procfs.md); page-types' summary is recomputed over
-//   the masked flags from its own rows.
+// - one kpageflags bit is masked: KPF_IDLE (PG_idle differs from run to run
+//   of the same scenario on the kernel: docs/procfs.md); page-types' summary
+//   is recomputed over the masked flags from its own rows.
 import fs from "node:fs";
 import path from "node:path";
 
@@ -23,10 +22,10 @@ export interface Index {
 }
 
 /** kpageflags bits left out of the comparison. */
-export const MASKED_KPF = { DIRTY: 4, IDLE: 25 } as const;
-const MASK_LO = (1 << MASKED_KPF.DIRTY) | (1 << MASKED_KPF.IDLE);
+export const MASKED_KPF = { IDLE: 25 } as const;
+const MASK_LO = 1 << MASKED_KPF.IDLE;
 /** Their positions in page-types' symbolic flags (one column per named bit; bits 0..26 are columns 0..26). */
-const MASK_COLS = [MASKED_KPF.DIRTY, MASKED_KPF.IDLE];
+const MASK_COLS = [MASKED_KPF.IDLE];
 
 function maskSymbolic(s: string): string {
   const c = s.split("");
