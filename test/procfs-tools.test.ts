@@ -12,7 +12,7 @@
 // Needs root, the live kernel, unshare, a C compiler and the tools
 // (scripts/proc-tools.sh; it installs them only under CI or
 // THPEMU_INSTALL_TOOLS=1); otherwise the tests skip and say why.
-import { describe, it, expect, beforeAll } from "vitest";
+import { describe, it, expect } from "vitest";
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -48,8 +48,22 @@ function why(): string {
   return "";
 }
 const hostSkip = why();
-let tools = "";
-let toolsSkip = hostSkip;
+
+/** $CI set and meaning yes: not empty, "0" or "false". */
+const isCI = (v: string | undefined) => v !== undefined && v !== "" && v !== "0" && v.toLowerCase() !== "false";
+/** CI or THPEMU_INSTALL_TOOLS=1: the tools must be had (scripts/proc-tools.sh installs them); a failure fails. */
+const mustRun = isCI(process.env.CI) || process.env.THPEMU_INSTALL_TOOLS === "1";
+
+/** scripts/proc-tools.sh (fast once its cache is filled): the tools directory, or why not. */
+function toolsDir(): { dir: string; skip: string } {
+  if (hostSkip) return { dir: "", skip: hostSkip };
+  const r = spawnSync("sh", [path.join(ROOT, "scripts", "proc-tools.sh")], { encoding: "utf8", timeout: 900_000 });
+  if (r.status === 0) return { dir: r.stdout.trim(), skip: "" };
+  const reason = `tools missing: ${(r.stderr || String(r.error)).trim().split("\n").pop()}`;
+  if (mustRun) throw new Error(`scripts/proc-tools.sh could not provide the tools (CI or THPEMU_INSTALL_TOOLS=1): ${reason}`);
+  return { dir: "", skip: reason };
+}
+const { dir: tools, skip: toolsSkip } = toolsDir();
 
 async function emulatorRun(file: string, dir: string): Promise<void> {
   const stdout = new PassThrough(), stderr = new PassThrough();
@@ -65,17 +79,11 @@ const compared: Record<(typeof FILES)[number], Set<string>> = {
   "pagetypes.txt": new Set(), "thpmaps.txt": new Set(), "thpmaps-cont.txt": new Set(), "smem.txt": new Set(),
 };
 
-describe(`the kernel's /proc tools on the export and on the real kernel${hostSkip ? ` (skipped: ${hostSkip})` : ""}`, () => {
-  beforeAll(() => {
-    if (hostSkip) return;
-    const r = spawnSync("sh", [path.join(ROOT, "scripts", "proc-tools.sh")], { encoding: "utf8", timeout: 900_000 });
-    if (r.status !== 0) toolsSkip = `tools missing: ${r.stderr.trim().split("\n").pop()}`;
-    else tools = r.stdout.trim();
-  }, 900_000);
+const skipNote = toolsSkip ? ` (skipped: ${toolsSkip})` : "";
 
+describe(`the kernel's /proc tools on the export and on the real kernel${skipNote}`, () => {
   for (const name of SCENARIOS) {
-    it(`${name}${hostSkip ? ` (skipped: ${hostSkip})` : ""}`, async (ctx) => {
-      if (toolsSkip) { ctx.skip(toolsSkip); return; }
+    it.skipIf(toolsSkip !== "")(`${name}${skipNote}`, async (ctx) => {
       const file = path.join(CORPUS, `${name}.scn`);
       const text = fs.readFileSync(file, "utf8");
       const work = fs.mkdtempSync(path.join(os.tmpdir(), `thpemu-proctools-${name}-`));
@@ -120,8 +128,7 @@ describe(`the kernel's /proc tools on the export and on the real kernel${hostSki
     }, 300_000);
   }
 
-  it(`page-types, thpmaps and smem agree on at least 20 scenarios each, thpmaps --cont 64K on mTHP ones${hostSkip ? ` (skipped: ${hostSkip})` : ""}`, (ctx) => {
-    if (toolsSkip) { ctx.skip(toolsSkip); return; }
+  it.skipIf(toolsSkip !== "")(`page-types, thpmaps and smem agree on at least 20 scenarios each, thpmaps --cont 64K on mTHP ones${skipNote}`, () => {
     expect(compared["pagetypes.txt"].size).toBeGreaterThanOrEqual(20);
     expect(compared["thpmaps.txt"].size).toBeGreaterThanOrEqual(20);
     expect(compared["smem.txt"].size).toBeGreaterThanOrEqual(20);
