@@ -1125,11 +1125,26 @@ static void forget_folios(void) {
   last_nr = 0;
 }
 
+/* The smaps lines a region record carries with THPEMU_RUNNER_SMAPS=1 (the
+ * CLI's --smaps; docs/scenario-format.md), in this order. Referenced is not
+ * one: it varies between runs. */
+static const char *const SMAPS_KEYS[] = {
+  "Rss", "Pss", "Pss_Dirty", "Shared_Clean", "Shared_Dirty", "Private_Clean", "Private_Dirty", "Anonymous", "AnonHugePages",
+};
+#define NSMAPS_KEYS (int)(sizeof SMAPS_KEYS / sizeof *SMAPS_KEYS)
+
 typedef struct {
   uint64_t start, end, anon_huge;
+  uint64_t kb[NSMAPS_KEYS]; /* the SMAPS_KEYS lines, in kB as printed */
 } Vma;
 
-/* VMAs of a process from smaps (or maps: anon_huge stays 0). */
+/* Whether region records carry "smaps" (environment THPEMU_RUNNER_SMAPS=1). */
+static int want_smaps(void) {
+  const char *e = getenv("THPEMU_RUNNER_SMAPS");
+  return e && !strcmp(e, "1");
+}
+
+/* VMAs of a process from smaps (or maps: anon_huge and kb stay 0). */
 static Vma *read_vmas(pid_t pid, const char *file, int *nvp) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
@@ -1147,12 +1162,18 @@ static Vma *read_vmas(pid_t pid, const char *file, int *nvp) {
         cap = cap ? cap * 2 : 64;
         v = xrealloc(v, sizeof *v * (size_t)cap);
       }
+      memset(&v[nv], 0, sizeof v[nv]);
       v[nv].start = a;
       v[nv].end = b;
-      v[nv].anon_huge = 0;
       nv++;
-    } else if (nv && sscanf(l, "AnonHugePages: %llu kB", &kb) == 1) {
-      v[nv - 1].anon_huge = kb * 1024;
+    } else if (nv) {
+      if (sscanf(l, "AnonHugePages: %llu kB", &kb) == 1) v[nv - 1].anon_huge = kb * 1024;
+      /* "Key:   N kB": the SMAPS_KEYS lines */
+      char *colon = strchr(l, ':');
+      if (colon && sscanf(colon + 1, "%llu kB", &kb) == 1) {
+        for (int k = 0; k < NSMAPS_KEYS; k++)
+          if ((size_t)(colon - l) == strlen(SMAPS_KEYS[k]) && !strncmp(l, SMAPS_KEYS[k], (size_t)(colon - l))) v[nv - 1].kb[k] = kb;
+      }
     }
     if (!nl) break;
     l = nl + 1;
@@ -1290,9 +1311,12 @@ static void do_dump(const char *label) {
         fprintf(out, ",\"page\":%llu,\"folio\":\"%s\",\"index\":%llu,\"order\":%d,\"mapcount\":%lld}\n",
                 (unsigned long long)i, folio, (unsigned long long)(pfn - head), ord, mapcount);
       }
-      uint64_t pmd = 0;
+      uint64_t pmd = 0, skb[NSMAPS_KEYS] = {0};
       for (int j = 0; j < nv; j++)
-        if (v[j].start >= r->start && v[j].start < r->start + r->size) pmd += v[j].anon_huge;
+        if (v[j].start >= r->start && v[j].start < r->start + r->size) {
+          pmd += v[j].anon_huge;
+          for (int k = 0; k < NSMAPS_KEYS; k++) skb[k] += v[j].kb[k];
+        }
       fprintf(out, "{\"type\":\"region\",\"dump\":%d,\"label\":", dump);
       if (label) json_str(out, label);
       else fputs("null", out);
@@ -1300,7 +1324,15 @@ static void do_dump(const char *label) {
       json_str(out, p->name);
       fputs(",\"region\":", out);
       json_str(out, r->name);
-      fprintf(out, ",\"rss\":%llu,\"pmdMapped\":%llu}\n", (unsigned long long)rss, (unsigned long long)pmd);
+      fprintf(out, ",\"rss\":%llu,\"pmdMapped\":%llu", (unsigned long long)rss, (unsigned long long)pmd);
+      if (want_smaps()) {
+        /* each VMA's lines in kB as printed, summed over the VMAs of the region */
+        fputs(",\"smaps\":{", out);
+        for (int k = 0; k < NSMAPS_KEYS; k++)
+          fprintf(out, "%s\"%s\":%llu", k ? "," : "", SMAPS_KEYS[k], (unsigned long long)skb[k]);
+        fputc('}', out);
+      }
+      fputs("}\n", out);
       free(pm);
     }
     free(regs);

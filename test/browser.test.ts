@@ -270,6 +270,39 @@ async function expectFramesMatch(twin: NodeTwin, dump: (PageRecord | RegionRecor
     }
     expect(shown.get(pfn)?.mapcount, `${r.proc} ${r.region} page ${r.page} (pfn ${pfn})`).toBe(r.mapcount);
   }
+  await expectSmapsMatch(twin);
+}
+
+/**
+ * The smaps table beside the frames shows, for every live process and region,
+ * Node's Machine.smaps summed over the region's VMAs; a mapped frame's hover
+ * text explains its Pss share from its mapcount.
+ */
+async function expectSmapsMatch(twin: NodeTwin): Promise<void> {
+  const m = twin.m;
+  const rows = await page.$$eval("#smaps tr[data-proc]", (trs) => trs.map((tr) => {
+    const d = (tr as HTMLElement).dataset;
+    const cells = Object.fromEntries([...tr.querySelectorAll("td[data-field]")].map((td) => [(td as HTMLElement).dataset.field!, Number(td.textContent)]));
+    return { proc: d.proc!, region: d.region!, cells };
+  }));
+  const want: typeof rows = [];
+  for (const p of m.liveProcesses().sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const vmas = m.smaps(p.name);
+    for (const r of [...p.regions.keys()].sort()) {
+      const cells: Record<string, number> = {};
+      for (const f of ["Rss", "Pss", "Shared_Clean", "Shared_Dirty", "Private_Clean", "Private_Dirty", "AnonHugePages"] as const) {
+        cells[f] = vmas.filter((v) => v.region === r).reduce((a, v) => a + v.fields[f], 0);
+      }
+      want.push({ proc: p.name, region: r, cells });
+    }
+  }
+  expect(rows).toEqual(want);
+  const cell = await page.$(".cell[data-mapcount]:not(.unmapped)");
+  if (cell) {
+    const mc = Number(await cell.getAttribute("data-mapcount"));
+    const title = (await cell.getAttribute("title"))!;
+    expect(title).toContain(mc === 1 ? "mapcount 1 → private: 4096 B of Pss" : `mapcount ${mc} → 4096/${mc} = ${(4096 / mc).toFixed(1)} B of Pss`);
+  }
 }
 
 /**

@@ -10,7 +10,10 @@
 //    a folio has one order, its indices fit in it;
 //  - (b) determinism: a fresh machine replaying the ops gives identical JSONL;
 //  - (c) leak check: after every process exits and shrink runs, every frame
-//    is back in the buddy allocator.
+//    is back in the buddy allocator;
+//  - (e) smaps (dumps run with smaps on): Rss = 4 KiB x the non-zero page
+//    records = rss, AnonHugePages = pmdMapped, Shared = the pages with
+//    mapcount >= 2, Pss within the VMAs' truncation of the sum of 4096/mapcount.
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
 import { Machine } from "../src/machine.js";
@@ -30,7 +33,7 @@ interface Outcome { jsonl: string[]; oom: number; m: Machine; free0: number }
 
 /** Run the scenario; `check` runs the invariant checker after every op and fails on a violation. */
 async function execute(lines: string[], kernel: KernelName, memory: number, check: boolean): Promise<Outcome> {
-  const m = await Machine.create({ kernel, memory });
+  const m = await Machine.create({ kernel, memory, smaps: true });
   const free0 = m.core.nrFreePages();
   const ops = parseScenario(lines.join("\n"), "prop.scn");
   const jsonl: string[] = [];
@@ -51,7 +54,7 @@ async function execute(lines: string[], kernel: KernelName, memory: number, chec
       throw new Error(`line ${op.line} (${lines[op.line - 1]}): ${(err as Error).stack}`);
     }
     for (const rec of recs) jsonl.push(JSON.stringify(rec));
-    if (recs.length) checkRecords(recs, `line ${op.line}`);
+    if (recs.length) checkRecords(recs, `line ${op.line}`, m);
     if (check) {
       const v = m.check();
       if (v.length) throw new Error(`line ${op.line} (${lines[op.line - 1]}): invariant violation:\n  ${v.join("\n  ")}`);
@@ -60,8 +63,8 @@ async function execute(lines: string[], kernel: KernelName, memory: number, chec
   return { jsonl, oom, m, free0 };
 }
 
-/** Properties (a) and (d) on the records of one dump. */
-function checkRecords(recs: ObservationRecord[], where: string): void {
+/** Properties (a), (d) and (e) on the records of one dump. */
+function checkRecords(recs: ObservationRecord[], where: string, m: Machine): void {
   const pages = recs.filter((r): r is PageRecord => r.type === "page");
   const regions = recs.filter((r): r is RegionRecord => r.type === "region");
   // (a) rss and pmdMapped
@@ -75,6 +78,7 @@ function checkRecords(recs: ObservationRecord[], where: string): void {
     for (let i = 1; i < mine.length; i++) {
       if (mine[i].page <= mine[i - 1].page) throw new Error(`${where}: pages out of order in ${reg.proc} ${reg.region}`);
     }
+    checkSmaps(reg, mine, `${where}: ${reg.proc} ${reg.region}`, m);
   }
   // (d) mapcount == number of mappings of that subpage seen in the dump
   const seen = new Map<string, number>();
@@ -101,6 +105,27 @@ function checkRecords(recs: ObservationRecord[], where: string): void {
       throw new Error(`${where}: ${p.proc} ${p.region} page ${p.page}: mapcount ${p.mapcount} but ${n} mappings of ${p.folio}[${p.index}] in the dump`);
     }
   }
+}
+
+/** (e): a region's smaps against its page records (the machine's default scheme has per-page mapcounts). */
+function checkSmaps(reg: RegionRecord, mine: PageRecord[], where: string, m: Machine): void {
+  const s = reg.smaps;
+  if (!s) throw new Error(`${where}: no smaps in the region record`);
+  const real = mine.filter((p) => p.folio !== "zero" && p.folio !== "hzero");
+  const fail = (what: string) => { throw new Error(`${where}: smaps ${what}: ${JSON.stringify(s)}`); };
+  if (s.Rss * 1024 !== reg.rss || s.Rss !== 4 * real.length) fail(`Rss != 4 kB x ${real.length} pages`);
+  if (s.AnonHugePages * 1024 !== reg.pmdMapped) fail(`AnonHugePages != pmdMapped ${reg.pmdMapped}`);
+  if (s.Anonymous !== s.Rss) fail("Anonymous != Rss");
+  if (s.Shared_Clean + s.Shared_Dirty + s.Private_Clean + s.Private_Dirty !== s.Rss) fail("Shared + Private != Rss");
+  const shared = real.filter((p) => p.mapcount >= 2).length;
+  if (s.Shared_Clean + s.Shared_Dirty !== 4 * shared) fail(`Shared != 4 kB x ${shared} pages with mapcount >= 2`);
+  // Pss: the kernel's fixed point (bytes << 12) per page, each VMA truncated to kB
+  const exact = real.reduce((a, p) => a + (p.mapcount >= 2 ? Math.floor(2 ** 24 / p.mapcount) : 2 ** 24), 0) / 2 ** 22;
+  const p = m.procs.get(reg.proc)!;
+  const r = p.regions.get(reg.region)!;
+  const nVmas = p.mm.vmas.filter((v) => v.start >= r.start && v.end <= r.start + r.size).length;
+  if (!(s.Pss <= Math.floor(exact) && s.Pss > exact - nVmas - 1e-9)) fail(`Pss not within ${nVmas} VMA truncations of ${exact} kB`);
+  if (s.Pss_Dirty > s.Pss) fail("Pss_Dirty > Pss");
 }
 
 // ---- the properties -----------------------------------------------------------------------

@@ -131,6 +131,18 @@ describe("runScenario({ smaps: true })", () => {
     expect(off.every((r) => !("smaps" in r))).toBe(true);
   });
 
+  it("reading smaps is not charged to the rmap cost counters (--stats)", async () => {
+    const costs = async (smaps: boolean) => {
+      const m = await Machine.create({ memory: 64 * M, smaps, scheme: "nopagemapcount" });
+      m.spawn("p"); m.mmap("p", "A", 2 * M, "thp"); m.touch("p", "A", 0, PAGE); m.fork("p", "c");
+      m.mprotect("c", "A", 0, PAGE, "r");
+      m.observe();
+      if (smaps) m.smaps("p");
+      return m.costs();
+    };
+    expect(await costs(true)).toEqual(await costs(false));
+  });
+
   it("an unknown or exited process is a UserError", async () => {
     const m = await make();
     m.spawn("p"); m.exit("p");

@@ -12,6 +12,7 @@ import { EditorView } from "./render/editor.js";
 import { renderFrames, markSelected } from "./render/frames.js";
 import { PageTablesView, readPageTables } from "./render/pagetables.js";
 import { renderStructPage } from "./render/structpage.js";
+import { renderSmaps } from "./render/smaps.js";
 import { renderKnobs } from "./render/knobs.js";
 import { renderObservations } from "./render/observations.js";
 import { startText, progressText } from "./render/status.js";
@@ -49,6 +50,7 @@ function renderAll(): void {
   const trees = readPageTables(m);
   editor.render(session);
   renderFrames(framesEls, m, session.selected);
+  renderSmaps($("smaps"), m);
   tables.render(m, trees);
   renderStructPage(pageEls, m, session.selected, trees);
   renderKnobs(knobsEls, m);

@@ -21,8 +21,8 @@ export async function probeCommand(opts: { refresh: boolean }, io: CliIO): Promi
   }
 }
 
-/** `thpemu record FILE`: the kernel's JSONL on stdout. */
-export async function recordFile(file: string, io: CliIO): Promise<number> {
+/** `thpemu record FILE [--smaps]`: the kernel's JSONL on stdout. */
+export async function recordFile(file: string, io: CliIO, opts: { smaps?: boolean } = {}): Promise<number> {
   const err = (msg: string) => writeLine(io.stderr, msg);
   const input = await readScenario(file, io);
   if (!input) return EXIT_SCENARIO;
@@ -36,7 +36,7 @@ export async function recordFile(file: string, io: CliIO): Promise<number> {
       if (!(e instanceof HostError)) throw e;
       throw new RecordError("host", e.message, 4);
     }
-    const jsonl = await recordScenario(text, name);
+    const jsonl = await recordScenario(text, name, [], { smaps: opts.smaps });
     const out = new Sink(io.stdout);
     await out.line(header);
     if (jsonl !== "") await out.line(jsonl.endsWith("\n") ? jsonl.slice(0, -1) : jsonl);
@@ -54,14 +54,16 @@ export async function recordFile(file: string, io: CliIO): Promise<number> {
 }
 
 /** `thpemu conform FILE...`: kernel vs emulator, one verdict per scenario. */
-export async function conformFiles(files: string[], io: CliIO, scheme?: SchemeName, kernel: KernelChoice = "host"): Promise<number> {
+export async function conformFiles(files: string[], io: CliIO, scheme?: SchemeName, kernel: KernelChoice = "host", smaps = false): Promise<number> {
   const host = hostCanServe();
   if (!host.ok) {
     io.stderr.write(`thpemu: this host cannot run scenarios on its kernel: ${host.reason}\n`);
     return EXIT_HOST;
   }
-  const t = await target(kernel, io);
+  let t = await target(kernel, io);
   if (!t) return EXIT_HOST;
+  // --smaps: the emulator's dumps carry smaps and the runner reads them from the kernel
+  if (smaps) t = { ...t, machine: { ...t.machine, smaps: true } };
   const out = new Sink(io.stdout);
   let passed = 0, failed = 0, skipped = 0;
   for (const f of files) {
@@ -84,11 +86,11 @@ export async function conformFiles(files: string[], io: CliIO, scheme?: SchemeNa
   return failed ? EXIT_MISMATCH : EXIT_OK;
 }
 
-export interface FuzzCliOptions { runs: number; seed?: number; ops: number; out: string; kernel: "host" | KernelName }
+export interface FuzzCliOptions { runs: number; seed?: number; ops: number; out: string; kernel: "host" | KernelName; smaps: boolean }
 
 /** `thpemu fuzz`: src/kernel/fuzz.ts (and its progress bar) with a random seed unless one is given. */
 export async function fuzzFromCli(o: FuzzCliOptions, io: CliIO): Promise<number> {
   const { fuzzCommand } = await import("../kernel/fuzz.js");
   const seed = o.seed ?? (Math.floor(Math.random() * 2 ** 32) >>> 0);
-  return fuzzCommand({ runs: o.runs, seed, ops: o.ops, outDir: o.out, kernel: o.kernel }, io);
+  return fuzzCommand({ runs: o.runs, seed, ops: o.ops, outDir: o.out, kernel: o.kernel, smaps: o.smaps }, io);
 }

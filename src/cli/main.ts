@@ -95,6 +95,7 @@ Example: thpemu run examples/seed-doublemap.scn --kernel linux-4.5 --format tabl
     .option("--check", "run the invariant checker after every operation", false)
     .addOption(new Option("--scheme <name>", "mapcount scheme (default: the kernel's: linux-4.5 doublemap, linux-6.18 large)").choices(SCHEMES))
     .option("--stats", "append a stats record: rmap atomics and struct pages touched per entry point", false)
+    .option("--smaps", "every region record also carries its /proc/PID/smaps fields in kB (docs/scenario-format.md)", false)
     .option("--proc <dir>", "at each dump N, write DIR/N/: the machine's /proc tree in the kernel's formats (kpageflags, kpagecount, PID/smaps, pagemap, …; docs/procfs.md)")
     .addHelpText("after", `\nScenario operations (docs/scenario-format.md):\n${operationsHelp().join("\n")}`)
     .action(async (file: string, o: RunCliOptions) => {
@@ -115,9 +116,10 @@ Example: thpemu run examples/seed-doublemap.scn --kernel linux-4.5 --format tabl
     .command("record")
     .description("run a scenario on this machine's Linux kernel (root) and print the kernel's observations (JSONL)")
     .argument("<file>", "the scenario ('-' reads standard input)")
-    .action(async (file: string) => {
+    .option("--smaps", "every region record also carries its /proc/PID/smaps fields in kB (docs/scenario-format.md)", false)
+    .action(async (file: string, o: { smaps: boolean }) => {
       const { recordFile } = await import("./kernel.js");
-      result.status = await recordFile(file, io);
+      result.status = await recordFile(file, io, o);
     });
 
   program
@@ -127,9 +129,10 @@ Example: thpemu run examples/seed-doublemap.scn --kernel linux-4.5 --format tabl
     .addOption(new Option("--scheme <name>", "the emulator's mapcount scheme (nopagemapcount: the kernel's counts averaged per folio)").choices(SCHEMES))
     .addOption(new Option("--kernel <name>", "host: the emulator takes the host's knobs and quirks; linux-6.18: the runner sets the profile's knobs first")
       .choices(["host", "linux-6.18"]).default("host"))
-    .action(async (files: string[], o: { scheme?: SchemeName; kernel: KernelChoice }) => {
+    .option("--smaps", "compare the regions' smaps fields too (Rss, Pss, Shared/Private, AnonHugePages …)", false)
+    .action(async (files: string[], o: { scheme?: SchemeName; kernel: KernelChoice; smaps: boolean }) => {
       const { conformFiles } = await import("./kernel.js");
-      result.status = await conformFiles(files, io, o.scheme, o.kernel);
+      result.status = await conformFiles(files, io, o.scheme, o.kernel, o.smaps);
     });
 
   program
@@ -152,6 +155,7 @@ Example: thpemu run examples/seed-doublemap.scn --kernel linux-4.5 --format tabl
     .option("--out <dir>", "where minimized failing scenarios are written", "fuzz-failures")
     .addOption(new Option("--kernel <name>", "host: the emulator takes the host's knobs and quirks; linux-6.18: the runner sets the profile's knobs first")
       .choices(["host", "linux-6.18"]).default("host"))
+    .option("--smaps", "compare the regions' smaps fields too", false)
     .action(async (o: FuzzCliOptions) => {
       const { fuzzFromCli } = await import("./kernel.js");
       result.status = await fuzzFromCli(o, io);

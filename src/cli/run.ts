@@ -23,6 +23,8 @@ export interface RunCliOptions {
   scheme?: SchemeName;
   /** Append a `stats` record: rmap atomics and struct pages touched. */
   stats?: boolean;
+  /** Region records also carry their smaps fields (kB). */
+  smaps?: boolean;
   /** At each dump N, write DIR/N/ as a /proc tree (docs/procfs.md). */
   proc?: string;
 }
@@ -104,7 +106,7 @@ export async function runFile(file: string, opts: RunCliOptions, io: CliIO): Pro
   if (!machine) return EXIT_HOST;
   let m: Machine;
   try {
-    m = await Machine.create({ ...machine, memory: opts.memory, scheme: opts.scheme });
+    m = await Machine.create({ ...machine, memory: opts.memory, scheme: opts.scheme, smaps: opts.smaps });
   } catch (e) {
     if (e instanceof UserError) { err(`thpemu: ${e.message}`); return EXIT_SCENARIO; }
     throw e;

@@ -4,6 +4,7 @@
 // fields of the scenario-format spec:
 //   page:   type, dump, label, proc, region, page, folio, index, order, mapcount
 //   region: type, dump, label, proc, region, rss, pmdMapped
+//           (+ smaps.Rss … smaps.AnonHugePages with `--smaps`: the target's machine.smaps)
 // `inspect` records (thpemu only) are ignored and never sent to the kernel.
 
 import { readFile } from "node:fs/promises";
@@ -12,12 +13,30 @@ import { runScenario } from "../scenario/run.js";
 import { averagedRecords } from "../scenario/compare.js";
 import type { HostQuirks, SchemeName } from "../profiles.js";
 import type { ThpKnobs } from "../knobs.js";
-import type { MachineOptions } from "../machine.js";
+import { SMAPS_REGION_KEYS, type MachineOptions } from "../machine.js";
 import { hostCanServe, runOnKernel } from "./runner.js";
 import type { KernelTarget } from "./probe.js";
 
 export const PAGE_FIELDS = ["type", "dump", "label", "proc", "region", "page", "folio", "index", "order", "mapcount"] as const;
 export const REGION_FIELDS = ["type", "dump", "label", "proc", "region", "rss", "pmdMapped"] as const;
+/** The smaps fields of a region record, flattened (`smaps.Rss` …), compared when asked for. */
+export const SMAPS_FIELDS = SMAPS_REGION_KEYS.map((k) => `smaps.${k}`);
+
+/** What a comparison looks at beyond the contract's fields. */
+export interface CompareOptions {
+  /** Region records' smaps fields too (the CLI's --smaps). */
+  smaps?: boolean;
+  /** Which smaps keys (default: all of SMAPS_REGION_KEYS). */
+  smapsKeys?: readonly string[];
+}
+
+/**
+ * The smaps keys that do not depend on per-page mapcounts: all a
+ * CONFIG_PAGE_MAPCOUNT kernel's smaps can tell about the nopagemapcount
+ * scheme, whose Pss and Shared/Private follow the folio average and
+ * folio_maybe_mapped_shared instead (docs/schemes.md).
+ */
+export const SMAPS_MAPCOUNT_FREE_KEYS = ["Rss", "Anonymous", "AnonHugePages"] as const;
 
 /** A record reduced to its spec fields (plain values). */
 export type SpecRecord = Record<string, string | number | null>;
@@ -33,8 +52,12 @@ export class RecordError extends Error {
   }
 }
 
-/** Keep only the spec fields of page and region records; drop everything else (inspect). */
-export function specRecords(recs: readonly unknown[]): SpecRecord[] {
+/**
+ * Keep only the spec fields of page and region records; drop everything else
+ * (inspect). With `smaps`, region records keep their smaps fields as
+ * `smaps.Rss` … (null where a record has none).
+ */
+export function specRecords(recs: readonly unknown[], opts: CompareOptions = {}): SpecRecord[] {
   const out: SpecRecord[] = [];
   for (const r of recs as Array<Record<string, unknown>>) {
     if (!r || typeof r !== "object") continue;
@@ -42,6 +65,10 @@ export function specRecords(recs: readonly unknown[]): SpecRecord[] {
     if (!fields) continue;
     const o: SpecRecord = {};
     for (const f of fields) o[f] = (r[f] ?? null) as string | number | null;
+    if (opts.smaps && r.type === "region") {
+      const sm = (r.smaps ?? {}) as Record<string, number | undefined>;
+      for (const k of SMAPS_REGION_KEYS) o[`smaps.${k}`] = sm[k] ?? null;
+    }
     out.push(o);
   }
   return out;
@@ -88,7 +115,7 @@ export function kernelInput(text: string, file: string, prologue: readonly strin
  * "scenario" (syntax error), "host" (this host cannot serve),
  * "unsupported" (cannot be checked on this kernel) or "runner".
  */
-export async function recordScenario(text: string, file: string, prologue: readonly string[] = []): Promise<string> {
+export async function recordScenario(text: string, file: string, prologue: readonly string[] = [], opts: CompareOptions = {}): Promise<string> {
   let input: string;
   try {
     input = kernelInput(text, file, prologue);
@@ -100,7 +127,7 @@ export async function recordScenario(text: string, file: string, prologue: reado
   if (!host.ok) throw new RecordError("host", host.reason ?? "this host cannot run scenarios on its kernel", 4);
   let r;
   try {
-    r = await runOnKernel(input);
+    r = await runOnKernel(input, { smaps: opts.smaps });
   } catch (e) {
     throw new RecordError("runner", e instanceof Error ? e.message : String(e));
   }
@@ -172,9 +199,12 @@ function groups(recs: SpecRecord[]): Map<string, Group> {
  * or region present on one side only is a "record" difference with the
  * values "present"/"missing".
  */
-export function compareRecords(kernelRecs: readonly unknown[], emuRecs: readonly unknown[]): Difference[] {
-  const kg = groups(specRecords(kernelRecs));
-  const eg = groups(specRecords(emuRecs));
+export function compareRecords(kernelRecs: readonly unknown[], emuRecs: readonly unknown[], opts: CompareOptions = {}): Difference[] {
+  const kg = groups(specRecords(kernelRecs, opts));
+  const eg = groups(specRecords(emuRecs, opts));
+  const regionFields = opts.smaps
+    ? ["rss", "pmdMapped", ...(opts.smapsKeys ? opts.smapsKeys.map((k) => `smaps.${k}`) : SMAPS_FIELDS)]
+    : ["rss", "pmdMapped"];
   const keys: string[] = [...kg.keys()];
   for (const k of eg.keys()) if (!kg.has(k)) keys.push(k);
   const diffs: Difference[] = [];
@@ -217,7 +247,7 @@ export function compareRecords(kernelRecs: readonly unknown[], emuRecs: readonly
     if (!kr || !er) {
       if (kr || er) diffs.push({ ...where, pages: null, field: "region record", kernel: kr ? "present" : "missing", emulator: er ? "present" : "missing" });
     } else {
-      for (const f of ["rss", "pmdMapped"]) if (kr[f] !== er[f]) diffs.push({ ...where, pages: null, field: f, kernel: kr[f], emulator: er[f] });
+      for (const f of regionFields) if (kr[f] !== er[f]) diffs.push({ ...where, pages: null, field: f, kernel: kr[f], emulator: er[f] });
     }
   }
   const kn = specRecords(kernelRecs).length;
@@ -245,7 +275,8 @@ export interface ConformResult {
 
 /**
  * Compare a scenario text's kernel run (or given kernel JSONL) with the
- * emulator's under `target` (default: plain linux-6.18, no prologue).
+ * emulator's under `target` (default: plain linux-6.18, no prologue). A
+ * target whose machine has `smaps` compares the regions' smaps fields too.
  */
 export async function conformText(
   text: string, file: string, kernelJsonl?: string, scheme?: SchemeName, target?: KernelTarget,
@@ -255,7 +286,7 @@ export async function conformText(
   else {
     if (target?.skip) return { file, status: "unsupported", diffs: [], reason: target.skip };
     try {
-      jsonl = await recordScenario(text, file, target?.prologue);
+      jsonl = await recordScenario(text, file, target?.prologue, { smaps: target?.machine.smaps });
     } catch (e) {
       if (e instanceof RecordError) {
         // the kernel could not give a clean answer: nothing to compare (as fuzz counts it)
@@ -274,7 +305,10 @@ export async function conformText(
   // without per-page mapcounts the kernel would print each large folio's average
   const kernelRecs = scheme === "nopagemapcount"
     ? averagedRecords(parseJsonl(jsonl) as Record<string, unknown>[]) : parseJsonl(jsonl);
-  const diffs = compareRecords(kernelRecs, emu);
+  const diffs = compareRecords(kernelRecs, emu, {
+    smaps: target?.machine.smaps,
+    smapsKeys: scheme === "nopagemapcount" ? SMAPS_MAPCOUNT_FREE_KEYS : undefined,
+  });
   return { file, status: diffs.length ? "mismatch" : "match", diffs };
 }
 

@@ -52,7 +52,8 @@ async function onEmulator(text: string, file: string, target?: KernelTarget): Pr
 export async function checkScenario(text: string, file = "fuzz.scn", emu?: EmuResult, target?: KernelTarget): Promise<Verdict> {
   if (target?.skip) return { status: "skipped", reason: target.skip };
   const e = emu ?? (await onEmulator(text, file, target));
-  const k = await runOnKernel(kernelInput(text, file, target?.prologue));
+  const smaps = target?.machine.smaps;
+  const k = await runOnKernel(kernelInput(text, file, target?.prologue), { smaps });
   if (k.status === "unsupported") return { status: "skipped", reason: k.reason };
   if (k.status === "error") {
     if (k.code === 4) return { status: "host", reason: k.reason };
@@ -65,7 +66,7 @@ export async function checkScenario(text: string, file = "fuzz.scn", emu?: EmuRe
     return { status: "skipped", reason: `kernel runner failed (exit ${k.code}): ${k.reason}` };
   }
   if (!e.ok) return { status: "mismatch", kind: "emulator-error", invariant: e.invariant, diffs: [], reason: `emulator: ${e.error}` };
-  const diffs = compareRecords(parseJsonl(k.jsonl), e.recs);
+  const diffs = compareRecords(parseJsonl(k.jsonl), e.recs, { smaps });
   return diffs.length ? { status: "mismatch", kind: "records", diffs } : { status: "match" };
 }
 
@@ -164,6 +165,8 @@ export interface FuzzOptions {
   weights?: [string, number][];
   /** What the emulator is compared as (default host: linux-6.18 with the host's knobs and quirks). */
   kernel?: "host" | KernelName;
+  /** Compare the regions' smaps fields too (`--smaps`). */
+  smaps?: boolean;
 }
 
 export interface FuzzIO { stdout: Writable; stderr: Writable }
@@ -196,7 +199,8 @@ export async function fuzzCommand(o: FuzzOptions, io: FuzzIO): Promise<number> {
     io.stderr.write(`thpemu: cannot fuzz as ${target.kernel} here: ${target.skip}\n`);
     return 4;
   }
-  const kflag = o.kernel && o.kernel !== "host" ? ` --kernel ${o.kernel}` : "";
+  if (o.smaps) target = { ...target, machine: { ...target.machine, smaps: true } };
+  const kflag = (o.kernel && o.kernel !== "host" ? ` --kernel ${o.kernel}` : "") + (o.smaps ? " --smaps" : "");
   say(`seed ${o.seed}; replay with --seed ${o.seed}${kflag}`);
   const tty = Boolean((io.stderr as { isTTY?: boolean }).isTTY);
   const bar = tty

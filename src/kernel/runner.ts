@@ -70,9 +70,9 @@ interface Outcome {
   stderr: string;
 }
 
-function run(file: string, args: string[], input?: string, env?: Record<string, string>): Promise<Outcome> {
+function run(file: string, args: string[], input?: string, env?: NodeJS.ProcessEnv): Promise<Outcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ["pipe", "pipe", "pipe"], env: env ? { ...process.env, ...env } : process.env });
+    const child = spawn(file, args, { stdio: ["pipe", "pipe", "pipe"], env: env ?? process.env });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (b: Buffer) => out.push(b));
@@ -166,12 +166,14 @@ export function hostCanServe(): { ok: boolean; reason?: string } {
 /**
  * Run a normalized scenario (parse.ts normalizeOp, one operation per line)
  * on the host kernel. Interference (exit 7) is retried up to `retries`
- * times (default 3).
+ * times (default 3). `smaps`: region records also carry the smaps fields
+ * (the runner reads THPEMU_RUNNER_SMAPS=1).
  */
 export async function runOnKernel(
   normalizedScenario: string,
   opts: {
     retries?: number;
+    smaps?: boolean;
     /**
      * Extra environment for the runner, e.g. THPEMU_AT_DUMP=CMD: a command
      * run at each dump while the real processes are alive, with
@@ -186,7 +188,9 @@ export async function runOnKernel(
   const input = normalizedScenario.endsWith("\n") ? normalizedScenario : normalizedScenario + "\n";
   let last: Outcome | null = null;
   for (let attempt = 0; attempt <= retries; attempt++) {
-    const r = await run(bin, [], input, opts.env);
+    const r = await run(bin, [], input, opts.smaps || opts.env
+      ? { ...process.env, ...(opts.smaps ? { THPEMU_RUNNER_SMAPS: "1" } : {}), ...opts.env }
+      : undefined);
     last = r;
     if (r.code === 0) return { status: "ok", jsonl: r.stdout };
     if (r.code === 5) return { status: "unsupported", reason: r.stderr.trim() || "cannot be checked on this kernel" };

@@ -192,7 +192,8 @@ const PAGE_PSS = PAGE_SIZE * 2 ** PSS_SHIFT;
  *   folio_average_page_mapcount with "private" = !folio_maybe_mapped_shared
  *   for the whole folio. Mapcount ≥ 2 divides the page's Pss by it.
  */
-function smapsAccount(k: Kernel, mss: MemSizeStats, head: number, nr: number, slot0: number, young: boolean, dirtyEntry: boolean): void {
+function smapsAccount(k: Kernel, mss: MemSizeStats, head: number, nr: number, slot0: number, young: boolean, dirtyEntry: boolean,
+  shared: Map<number, boolean>): void {
   const core = k.core;
   const size = nr * PAGE_SIZE;
   mss.anonymous += size; // folio_test_anon; swap-backed, so never lazyfree
@@ -206,7 +207,9 @@ function smapsAccount(k: Kernel, mss: MemSizeStats, head: number, nr: number, sl
   if (core.scheme === "nopagemapcount") {
     // folio_average_page_mapcount (what page_mapcount reports here) and folio_maybe_mapped_shared
     const mapcount = core.scratchGetSigned(slot0);
-    const exclusive = !folioMaybeMappedShared(k, head);
+    let maybeShared = shared.get(head); // once per folio, not per PTE
+    if (maybeShared === undefined) shared.set(head, (maybeShared = folioMaybeMappedShared(k, head)));
+    const exclusive = !maybeShared;
     const pss = mapcount >= 2 ? Math.floor(PAGE_PSS / mapcount) : PAGE_PSS;
     smapsPageAccumulate(mss, size, pss * nr, dirty, exclusive);
     return;
@@ -244,6 +247,7 @@ export function smapsVma(k: Kernel, mm: Mm, vma: Vma): MemSizeStats {
   const mss = emptyMemSizeStats();
   const core = k.core;
   const pt = k.pt;
+  const shared = new Map<number, boolean>(); // folio_maybe_mapped_shared per head (nopagemapcount)
   walkPageRange(pt, mm, vma.start, vma.end, {
     pmdEntry(pmd, _blk, s, e) {
       const n = (e - s) / PAGE_SIZE;
@@ -258,7 +262,7 @@ export function smapsVma(k: Kernel, mm: Mm, vma: Vma): MemSizeStats {
           for (let i = 0; i < 512; i++) core.scratchSet(i, head + i);
           core.e.page_mapcount_batch(512);
         }
-        smapsAccount(k, mss, head, 512, 0, (lo & _PAGE_ACCESSED) !== 0, (lo & _PAGE_DIRTY) !== 0);
+        smapsAccount(k, mss, head, 512, 0, (lo & _PAGE_ACCESSED) !== 0, (lo & _PAGE_DIRTY) !== 0, shared);
         return true;
       }
       // smaps_pte_range: the normal pages of this table, their mapcounts in one batch
@@ -277,7 +281,7 @@ export function smapsVma(k: Kernel, mm: Mm, vma: Vma): MemSizeStats {
       for (let j = 0; j < slots.length; j++) {
         const lo = pt.lo(slots[j]);
         const head = core.headPfn(pt.pfn(slots[j]));
-        smapsAccount(k, mss, head, 1, j, (lo & _PAGE_ACCESSED) !== 0, (lo & _PAGE_DIRTY) !== 0);
+        smapsAccount(k, mss, head, 1, j, (lo & _PAGE_ACCESSED) !== 0, (lo & _PAGE_DIRTY) !== 0, shared);
       }
       return true;
     },
@@ -391,20 +395,28 @@ function perms(vma: Vma): string {
 /** /proc/PID/smaps of a process: every VMA in address order (show_smap for each). */
 export function smaps(k: Kernel, p: Process): SmapsVma[] {
   const regions = [...p.regions.values()];
-  return p.mm.vmas.map((vma) => {
+  return uncounted(k, () => p.mm.vmas.map((vma) => {
     const mss = smapsVma(k, p.mm, vma);
     const r = regions.find((r) => r.start <= vma.start && vma.end <= r.start + r.size);
     return { start: vma.start, end: vma.end, perms: perms(vma), region: r ? r.name : null, fields: smapsFields(k, vma, mss), mss };
-  });
+  }));
+}
+
+/** Run `fn` without charging its mapcount reads to the rmap cost counters (`--stats` is the scenario's work, smaps is an observer's). */
+function uncounted<T>(k: Kernel, fn: () => T): T {
+  const saved = k.core.saveCosts();
+  try { return fn(); } finally { k.core.restoreCosts(saved); }
 }
 
 /** A region's smaps record: the VMAs inside [start, end), each truncated to kB as printed, then summed. */
 export function smapsRegion(k: Kernel, mm: Mm, start: number, end: number): SmapsRegion {
   const out = Object.fromEntries(SMAPS_REGION_KEYS.map((key) => [key, 0])) as SmapsRegion;
-  for (const vma of mm.vmas) {
-    if (vma.start < start || vma.end > end) continue;
-    const f = smapsFields(k, vma, smapsVma(k, mm, vma));
-    for (const key of SMAPS_REGION_KEYS) out[key] += f[key];
-  }
+  uncounted(k, () => {
+    for (const vma of mm.vmas) {
+      if (vma.start < start || vma.end > end) continue;
+      const f = smapsFields(k, vma, smapsVma(k, mm, vma));
+      for (const key of SMAPS_REGION_KEYS) out[key] += f[key];
+    }
+  });
   return out;
 }

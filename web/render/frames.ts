@@ -5,6 +5,7 @@
 import { frameKind, folioCounters, usedFrameLimit } from "../../src/index.js";
 import type { Machine, FrameKind, FolioCounters } from "../../src/index.js";
 import { el, hex } from "./dom.js";
+import { pssText } from "./smaps.js";
 
 const PAGE_SIZE = 4096;
 const BLOCK = 512; // frames in a 2 MiB block
@@ -82,7 +83,7 @@ function frameCell(m: Machine, pfn: number, k: FrameKind,
     c.textContent = mc < 100 ? String(mc) : "+";
     if (mc === 0) c.classList.add("unmapped");
     c.style.backgroundColor = folioColour(head);
-    title += ` · page_mapcount ${mc}`;
+    title += ` · page_mapcount ${mc} · ${pssText(mc)}`;
     if (k !== "page") {
       let f = folios.get(head);
       if (!f) folios.set(head, f = folioCounters(m, head));
