@@ -374,7 +374,9 @@ export class Machine {
    *   new TextDecoder().decode(procFileBytes(tree.get(`${pids.p}/smaps`)!)); // "7fffffa00000-7fffffc00000 rw-p …"
    */
   procfs(): ProcTree {
-    return this.guard(() => procfsTree(this.k, this.procs.values()));
+    // reading /proc is not the scenario's work: its page_mapcount calls are not charged to costs()
+    const saved = this.k.core.saveCosts();
+    try { return this.guard(() => procfsTree(this.k, this.procs.values())); } finally { this.k.core.restoreCosts(saved); }
   }
 
   /**

@@ -29,7 +29,7 @@ const CORPUS = path.join(ROOT, "test", "conformance");
 const RUN_TOOLS = path.join(ROOT, "test", "procfs-tools", "run-tools.py");
 
 /** Scenarios compared (every dump of each); the mthp-* ones also with thpmaps --cont 64K. */
-export const SCENARIOS = [
+const CHOSEN = [
   "cow-pmd-basic", "cow-pte-mapped", "cow-single-pte", "cow-base-page", "cow-partially-shared",
   "cow-zero-pages-fork", "dontneed-partial-fork", "exit-parent-first", "fork-shares", "hzero-read",
   "hzero-write", "hzero-partial-unmap", "mprotect-none-fork", "mprotect-partial-restore", "split-pte-mapped",
@@ -38,6 +38,10 @@ export const SCENARIOS = [
   "mthp-order-sizes-16k-64k", "mthp-cow-mthp-write-one-page", "mthp-fork-chain-mthp", "mthp-split-mthp",
   "mthp-mprotect-inside-mthp", "mthp-unmap-partial-shrink", "mthp-read-then-write-cow-zero", "mthp-edge-region-tail",
 ];
+/** THPEMU_PROCTOOLS_ALL=1: every corpus scenario instead (a long run, for measuring; docs/procfs.md). */
+const SCENARIOS = process.env.THPEMU_PROCTOOLS_ALL === "1"
+  ? fs.readdirSync(CORPUS).filter((f) => f.endsWith(".scn")).map((f) => f.replace(/\.scn$/, "")).sort()
+  : CHOSEN;
 
 function why(): string {
   const host = hostCanServe();

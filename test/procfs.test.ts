@@ -140,6 +140,20 @@ describe("kpageflags and kpagecount", () => {
     expectNoViolations(m);
   });
 
+  it("reading the tree changes nothing: no state, no rmap cost counters", async () => {
+    const m = await scene();
+    m.fork("p", "c");
+    const before = JSON.stringify(m.costs());
+    const recs = JSON.stringify(m.observe());
+    m.procfs();
+    expect(JSON.stringify(m.costs())).not.toBe(before); // observe() itself is charged: the counters do move
+    const after = JSON.stringify(m.costs());
+    m.procfs();
+    expect(JSON.stringify(m.costs())).toBe(after);
+    expect(JSON.stringify(m.observe()).replace(/"dump":\d+/g, "")).toBe(recs.replace(/"dump":\d+/g, ""));
+    expectNoViolations(m);
+  });
+
   it("the files are sparse: only non-zero u64s are in extents, sizes are PFN_OFFSET + frames long", async () => {
     const m = await scene();
     const t = m.procfs();
