@@ -21,7 +21,7 @@
 # On the kernel side smem reads a copy of the real processes' files
 # (smem -S): each smaps filtered to the VMAs inside the scenario's regions,
 # cmdline = the scenario's process name, plus the real /proc/meminfo.
-import json, os, subprocess, sys
+import json, os, shutil, subprocess, sys
 
 side, out = sys.argv[1], sys.argv[2]
 tools = os.environ["TOOLS"]
@@ -34,7 +34,9 @@ else:
     with open("/proc/index.json") as f:
         index = json.load(f)
 d = os.path.join(out, dump)
-os.makedirs(d, exist_ok=True)
+# a runner retried after interference runs the dumps again: nothing of the earlier attempt may stay
+shutil.rmtree(d, ignore_errors=True)
+os.makedirs(d)
 with open(os.path.join(d, "index.json"), "w") as f:
     json.dump(index, f)
 
