@@ -1343,6 +1343,74 @@ static void do_dump(const char *label) {
 }
 
 /* ------------------------------------------------------------------ */
+/* the at-dump hook (THPEMU_AT_DUMP)                                    */
+
+/* With THPEMU_AT_DUMP=CMD in the environment, every `dump` also runs
+ * `/bin/sh -c CMD` while the scenario's real processes are alive and
+ * stopped between operations (test/procfs-tools.test.ts runs the kernel's
+ * own /proc tools on them this way). CMD gets THPEMU_DUMP=N (1, 2, ...) and
+ * THPEMU_INDEX, the JSON of the emulator's `--proc` index.json for the same
+ * dump: {"pids":{NAME:PID},"regions":[{"proc","region","start","end"}]}
+ * (live processes, addresses in bytes). Its stdout goes to our stderr (our
+ * stdout is the JSONL); a non-zero exit is a runner failure (exit 3). */
+static void at_dump_hook(int dump) {
+  const char *cmd = getenv("THPEMU_AT_DUMP");
+  if (!cmd || !*cmd) return;
+  char *idx = NULL;
+  size_t idx_len = 0;
+  FILE *f = open_memstream(&idx, &idx_len);
+  if (!f) die(EX_INTERNAL, "open_memstream: %s", strerror(errno));
+  fputs("{\"pids\":{", f);
+  int first = 1;
+  for (int i = 0; i < nprocs; i++) {
+    if (!procs[i].alive) continue;
+    if (!first) fputc(',', f);
+    first = 0;
+    json_str(f, procs[i].name);
+    fprintf(f, ":%d", (int)procs[i].pid);
+  }
+  fputs("},\"regions\":[", f);
+  first = 1;
+  for (int i = 0; i < nprocs; i++) {
+    if (!procs[i].alive) continue;
+    for (int j = 0; j < procs[i].nregs; j++) {
+      Region *r = &procs[i].regs[j];
+      if (!first) fputc(',', f);
+      first = 0;
+      fputs("{\"proc\":", f);
+      json_str(f, procs[i].name);
+      fputs(",\"region\":", f);
+      json_str(f, r->name);
+      fprintf(f, ",\"start\":%llu,\"end\":%llu}", (unsigned long long)r->start, (unsigned long long)(r->start + r->size));
+    }
+  }
+  fputs("]}", f);
+  if (fclose(f) != 0) die(EX_INTERNAL, "cannot build the at-dump index");
+  char num[16];
+  snprintf(num, sizeof num, "%d", dump);
+  fflush(stderr);
+  pid_t pid = fork();
+  if (pid < 0) die(EX_INTERNAL, "fork for THPEMU_AT_DUMP: %s", strerror(errno));
+  if (pid == 0) {
+    setenv("THPEMU_DUMP", num, 1);
+    setenv("THPEMU_INDEX", idx, 1);
+    dup2(2, 1);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+    _exit(127);
+  }
+  free(idx);
+  int st;
+  while (waitpid(pid, &st, 0) < 0) {
+    if (errno != EINTR) die(EX_INTERNAL, "waitpid THPEMU_AT_DUMP: %s", strerror(errno));
+  }
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    die(EX_INTERNAL, "THPEMU_AT_DUMP command failed at dump %d (status %d)", dump, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+}
+
+/* ------------------------------------------------------------------ */
 /* operations                                                           */
 
 #define MAXTOK 8
@@ -1745,7 +1813,10 @@ static void run_op(Op *op) {
     op_pieces(OP_MADVISE, v[1], v[2], num(v[3]), num(v[4]), adv, "madvise");
   } else if (!strcmp(kw, "split")) op_split(v[1], v[2], num(v[3]), num(v[4]));
   else if (!strcmp(kw, "shrink")) op_shrink();
-  else if (!strcmp(kw, "dump")) do_dump(op->argc > 1 ? v[1] : NULL);
+  else if (!strcmp(kw, "dump")) {
+    do_dump(op->argc > 1 ? v[1] : NULL);
+    at_dump_hook(ndumps);
+  }
   else if (!strcmp(kw, "sysfs")) op_sysfs(v[1], v[2]);
   else if (!strcmp(kw, "inspect")) {
     /* the emulator's struct page fields have no kernel counterpart: checked

@@ -1,6 +1,8 @@
 // thpemu: the public API, the same in Node and in a browser.
 export { Machine, UserError, OomError, BadPageError, DEFAULT_MEMORY, MAX_MEMORY } from "./machine.js";
 export type { MachineOptions, Advice, MadviseAdvice } from "./machine.js";
+export { procFileBytes, FIRST_PID } from "./machine.js";
+export type { ProcTree, ProcFile, ProcIndex } from "./machine.js";
 // /proc/PID/smaps (fs/proc/task_mmu.c): Machine.smaps(proc) per VMA, and the `smaps` of region records.
 export { PSS_SHIFT, SMAPS_REGION_KEYS } from "./machine.js";
 export type { MemSizeStats, SmapsFields, SmapsVma, SmapsRegion, SmapsRegionKey, ObserveOptions } from "./machine.js";

@@ -24,12 +24,14 @@ export type { MemSizeStats, SmapsFields, SmapsVma, SmapsRegion, SmapsRegionKey, 
 import { inspectPage, type InspectRecord } from "./mm/folio.js";
 export { averageMapcount } from "./mm/folio.js";
 import { checkInvariants } from "./check/invariants.js";
+import { procfsTree, type ProcTree, type ProcFile, type ProcIndex } from "./proc/procfs.js";
+export { procFileBytes, FIRST_PID } from "./proc/procfs.js";
 import { takeSnapshot, restoreSnapshot, type Snapshot } from "./snapshot.js";
 
 export { UserError, OomError, InternalError, BadPageError };
 /** The rmap entry points the cost counters count (Machine.costs()). */
 export { COST_OPS, type CostOp, type OpCost } from "./core/frames.js";
-export type { PageRecord, RegionRecord, InspectRecord, Snapshot };
+export type { PageRecord, RegionRecord, InspectRecord, Snapshot, ProcTree, ProcFile, ProcIndex };
 /** Every record an operation can produce. */
 export type ObservationRecord = PageRecord | RegionRecord | InspectRecord;
 export type Advice = "thp" | "nothp" | null;
@@ -383,6 +385,24 @@ export class Machine {
   smaps(proc: string): SmapsVma[] {
     const p = this.live(proc);
     return this.guard(() => procSmaps(this.k, p));
+  }
+
+  /**
+   * The machine's /proc tree in the kernel's formats (docs/procfs.md): a Map
+   * from path to a sparse file (`{ size, extents }`: bytes outside the
+   * extents are zero). `kpageflags`, `kpagecount` (u64 per PFN), and per
+   * live process `PID/maps`, `smaps`, `smaps_rollup`, `pagemap` (u64 per
+   * virtual page), `status`, `stat`, `cmdline`, plus `index.json` (names ->
+   * PIDs, regions in bytes). PIDs are 1000 + creation order.
+   *
+   *   const tree = m.procfs();
+   *   const { pids } = JSON.parse(new TextDecoder().decode(procFileBytes(tree.get("index.json")!)));
+   *   new TextDecoder().decode(procFileBytes(tree.get(`${pids.p}/smaps`)!)); // "7fffffa00000-7fffffc00000 rw-p …"
+   */
+  procfs(): ProcTree {
+    // reading /proc is not the scenario's work: its page_mapcount calls are not charged to costs()
+    const saved = this.k.core.saveCosts();
+    try { return this.guard(() => procfsTree(this.k, this.procs.values())); } finally { this.k.core.restoreCosts(saved); }
   }
 
   /**

@@ -113,6 +113,7 @@ Example: thpemu run examples/seed-doublemap.scn --kernel linux-4.5 --format tabl
     .addOption(new Option("--scheme <name>", "mapcount scheme (default: the kernel's: linux-4.5 doublemap, linux-6.18 large)").choices(SCHEMES))
     .option("--stats", "append a stats record: rmap atomics and struct pages touched per entry point", false)
     .option("--smaps", "every region record also carries its /proc/PID/smaps fields in kB (docs/scenario-format.md)", false)
+    .option("--proc <dir>", "at each dump N, write DIR/N/: the machine's /proc tree in the kernel's formats (kpageflags, kpagecount, PID/smaps, pagemap, …; docs/procfs.md)")
     .addHelpText("after", () => `\nScenario operations (docs/scenario-format.md):\n${opsHelp.join("\n")}`)
     .action(async (file: string, o: RunCliOptions) => {
       const { runFile } = await import("./run.js");

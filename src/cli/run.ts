@@ -11,6 +11,7 @@ import type * as Table from "../scenario/table.js";
 import type { statsRecord } from "../scenario/compare.js";
 import { Sink, readScenario, shorten, writeLine, type CliIO } from "./io.js";
 import { machineOptions, type KernelChoice } from "./target.js";
+import { prepareProcDir, writeProcTree } from "./proc.js";
 import { EXIT_OK, EXIT_SCENARIO, EXIT_INVARIANT, EXIT_HOST, EXIT_INTERNAL } from "./status.js";
 
 export interface RunCliOptions {
@@ -24,6 +25,8 @@ export interface RunCliOptions {
   stats?: boolean;
   /** Region records also carry their smaps fields (kB). */
   smaps?: boolean;
+  /** At each dump N, write DIR/N/ as a /proc tree (docs/procfs.md). */
+  proc?: string;
 }
 
 type StatsRecord = ReturnType<typeof statsRecord>;
@@ -109,6 +112,13 @@ export async function runFile(file: string, opts: RunCliOptions, io: CliIO): Pro
     throw e;
   }
 
+  // the --proc directory must be writable before anything runs
+  if (opts.proc !== undefined) {
+    const why = prepareProcDir(opts.proc);
+    if (why) { err(`thpemu: --proc ${opts.proc}: ${why}`); return EXIT_SCENARIO; }
+  }
+  let dumps = 0;
+
   // 4. each operation in turn; its output is written before the next one runs
   const out = new Sink(io.stdout);
   // the table formatter is loaded only for --format table
@@ -123,6 +133,16 @@ export async function runFile(file: string, opts: RunCliOptions, io: CliIO): Pro
         runOps(m, [op], { file: name, check: opts.check, onRecord: (r) => { recs.push(r); } });
       } catch (e) {
         failure = e;
+      }
+      if (failure === undefined && op.op === "dump" && opts.proc !== undefined) {
+        dumps++;
+        const why = writeProcTree(opts.proc, String(dumps), m.procfs());
+        if (why) {
+          await out.flush();
+          err(`thpemu: --proc ${opts.proc}: ${why}`);
+          status = EXIT_SCENARIO;
+          break;
+        }
       }
       await writer.op(op, recs, failure instanceof ScenarioError);
       if (failure !== undefined) {

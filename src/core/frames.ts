@@ -293,6 +293,12 @@ export class Core {
   testFlag(pfn: number, flag: PageFlag): boolean { return (this.flags(pfn) & (1 << this.L.PG[flag])) !== 0; }
   /** Set a page flag the host owns: PG_nonzero (a write stored data in the page). */
   setNonzero(pfn: number): void { this.u32[this.word(pfn, 0)] |= this.bitNonzero; }
+  /**
+   * folio_set_dirty / folio_mark_dirty on an anonymous folio (its head's
+   * PG_dirty): the host knows when the kernel would set it (a dirty huge PMD
+   * split, a dirty PTE unmapped for a folio split).
+   */
+  folioSetDirty(head: number): void { this.u32[this.word(head, 0)] |= 1 << this.L.PG.dirty; }
   /** setNonzero for the `n` frames from `pfn` (a write touched each of them). */
   setNonzeroRun(pfn: number, n: number): void {
     const u32 = this.u32;

@@ -171,14 +171,26 @@ export function hostCanServe(): { ok: boolean; reason?: string } {
  */
 export async function runOnKernel(
   normalizedScenario: string,
-  opts: { retries?: number; smaps?: boolean } = {},
+  opts: {
+    retries?: number;
+    smaps?: boolean;
+    /**
+     * Extra environment for the runner, e.g. THPEMU_AT_DUMP=CMD: a command
+     * run at each dump while the real processes are alive, with
+     * THPEMU_DUMP=N and THPEMU_INDEX={"pids":{NAME:PID},"regions":[…]}
+     * (native/kernel-runner.c at_dump_hook; test/procfs-tools.test.ts).
+     */
+    env?: Record<string, string>;
+  } = {},
 ): Promise<KernelRunResult> {
   const bin = await ensureKernelRunner();
   const retries = Math.max(0, opts.retries ?? 3);
   const input = normalizedScenario.endsWith("\n") ? normalizedScenario : normalizedScenario + "\n";
   let last: Outcome | null = null;
   for (let attempt = 0; attempt <= retries; attempt++) {
-    const r = await run(bin, [], input, opts.smaps ? { ...process.env, THPEMU_RUNNER_SMAPS: "1" } : undefined);
+    const r = await run(bin, [], input, opts.smaps || opts.env
+      ? { ...process.env, ...(opts.smaps ? { THPEMU_RUNNER_SMAPS: "1" } : {}), ...opts.env }
+      : undefined);
     last = r;
     if (r.code === 0) return { status: "ok", jsonl: r.stdout };
     if (r.code === 5) return { status: "unsupported", reason: r.stderr.trim() || "cannot be checked on this kernel" };

@@ -28,6 +28,8 @@ export function splitHugePmd(k: Kernel, mm: Mm, pmd: number): void {
     pt.fillTable(base, core.zeroPfn, 0, flags, nx);
     core.e.put_huge_zero_page();
   } else {
+    // a dirty PMD hands its dirty bit to the folio (folio_set_dirty), as well as to the PTEs
+    if (lo & _PAGE_DIRTY) core.folioSetDirty(pfn);
     core.e.split_huge_pmd(pfn, mm.id);
     pt.fillTable(base, pfn, 1, lo & 0xfff & ~_PAGE_PSE, nx);
   }
@@ -50,6 +52,11 @@ export function splitFolio(k: Kernel, procs: Iterable<Process>, head: number): v
       if (pmd >= 0 && k.pt.pmdTransHuge(pmd) && k.pt.pfn(pmd) === head) splitHugePmd(k, p.mm, pmd);
     }
   }
+  // unmap_folio: try_to_migrate_one turns each PTE into a migration entry and
+  // marks the folio dirty when the PTE was (folio_mark_dirty)
+  let dirty = false;
+  forEachSubpagePte(k, live, head, (_p, pte) => { if (k.pt.lo(pte) & _PAGE_DIRTY) dirty = true; });
+  if (dirty) k.core.folioSetDirty(head);
   if (k.profile.splitRemapsZeroPages) {
     remapZeroSubpages(k, live, head);
     // every subpage was zero-filled: the folio went with its last mapping
