@@ -100,8 +100,8 @@ export function stressRunLength(o: Pick<StressOptions, "ops" | "runOps">, run: n
  * prefix is a valid scenario.
  */
 export function stressLines(seed: number, count: number, kernel: KernelName = "linux-6.18"): string[] {
-  // a seed emits one line or none: ask for more seeds until the lines suffice
-  for (let n = count + 8; ; n *= 2) {
+  // a seed emits one line or none (about 7 in 8 emit one): ask for enough seeds, more if they fall short
+  for (let n = Math.ceil(count * 1.25) + 16; ; n *= 2) {
     const lines = buildScenario(randomSeeds(mulberry32(seed), n), kernel, STRESS_WEIGHTS, { maxRegionPages: MAX_REGION_PAGES });
     lines.pop(); // the generator's closing `dump final`
     if (lines.length >= count) return lines.slice(0, count);
