@@ -44,7 +44,7 @@ export interface StressOptions {
   runOps?: number;
   /** The machine of every run (kernel, scheme, knobs, quirks; memory default STRESS_MEMORY). */
   machine?: MachineOptions;
-  /** Ceiling on shrink candidates per failing run (each one a run with the checker after every operation; default 400). */
+  /** Ceiling on shrink candidates per failing run (each one a run with the checker after every operation; default 200). */
   maxShrinkRuns?: number;
 }
 
@@ -191,10 +191,10 @@ export async function stressRun(o: StressOptions, run: number, onProgress?: (app
  * same way: an invariant violation, an internal error, the same refusal
  * message, or (for a leak) no other failure and a leak after its last line.
  * A candidate that is refused earlier (ddmin removed a `spawn` or an `mmap`)
- * does not fail. At most `maxRuns` candidates.
+ * does not fail. At most `maxRuns` candidates (the first ones, of up to a whole run with a check after every line, take seconds each).
  */
 export async function shrinkStressFailure(
-  lines: string[], failure: StressFailure, machine: MachineOptions = {}, maxRuns = 400,
+  lines: string[], failure: StressFailure, machine: MachineOptions = {}, maxRuns = 200,
 ): Promise<ShrunkFailure> {
   const opts = { memory: STRESS_MEMORY, ...machine };
   // what happened after the failing line is irrelevant (a leak is seen after the last one)
