@@ -103,7 +103,13 @@ async function runAll(o: StressOptions, jobs: number, script: URL | null, progre
         feed(w);
       });
       w.on("error", (e) => { if (!failed) { failed = true; stopAll(); reject(e); } });
-      w.on("exit", () => { if (--live === 0 && !failed) resolve(); });
+      w.on("exit", (code) => {
+        if (failed) return;
+        if (code !== 0) { failed = true; stopAll(); reject(new Error(`a worker exited with status ${code}`)); return; }
+        if (--live > 0) return;
+        // every run handed out came back
+        if (inFlight.size || next < n) reject(new Error(`runs ${[...inFlight.keys()].join(", ")} did not finish`)); else resolve();
+      });
       feed(w);
     }
   });
