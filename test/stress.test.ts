@@ -115,7 +115,7 @@ describe("thpemu stress (in-process: the runs one after another)", () => {
     for (const [args, msg] of [
       [["--jobs", "0"], /--jobs wants a positive integer/], [["--jobs", "1000"], /at most 256/], [["--ops", "x"], /--ops wants a positive integer/],
       [["--check-every", "-1"], /--check-every wants an integer/], [["--scheme", "bogus"], /Allowed choices are naive/], [["--kernel", "linux-5"], /Allowed choices/],
-      [["--memory", "1M"], /At least 16M/], [["--run-ops", "0"], /--run-ops wants a positive integer/], [["--seed", "4294967296"], /--seed wants an integer 0/],
+      [["--memory", "1M"], /At least 16M/], [["--run-ops", "0"], /--run-ops wants a positive integer/], [["--run-ops", "1000000000"], /at most 1000000/], [["--seed", "4294967296"], /--seed wants an integer 0/],
     ] as [string[], RegExp][]) {
       const r = await cli(["stress", ...args]);
       expect(r.status, args.join(" ")).toBe(2);

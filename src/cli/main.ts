@@ -168,7 +168,11 @@ Example: thpemu run examples/seed-doublemap.scn --kernel linux-4.5 --format tabl
       return j;
     })
     .option("--check-every <k>", "run the invariant checker after every K-th operation of a run (and at its end); 0: only at the end", (v) => positiveInt(v, "--check-every", true), 100)
-    .option("--run-ops <r>", "operations per run (a fresh machine each)", (v) => positiveInt(v, "--run-ops"), 1000)
+    .option("--run-ops <r>", "operations per run, 1 … 1000000 (a fresh machine each; a run's lines are generated at once)", (v) => {
+      const r = positiveInt(v, "--run-ops");
+      if (r > 1_000_000) throw new InvalidArgumentError("--run-ops wants at most 1000000 operations per run.");
+      return r;
+    }, 1000)
     .addOption(new Option("--kernel <name>", "kernel profile (host: linux-6.18 with this host's THP knobs and quirks)").choices(KERNEL_CHOICES).default("linux-6.18"))
     .addOption(new Option("--scheme <name>", "mapcount scheme (default: the kernel's)").choices(SCHEMES))
     .addOption(new Option("--memory <size>", "emulated physical memory of each run").default(parseMemorySize("1G"), "1G").argParser(parseMemorySize))
