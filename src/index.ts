@@ -9,6 +9,9 @@ export type { MemSizeStats, SmapsFields, SmapsVma, SmapsRegion, SmapsRegionKey, 
 export { runScenario, runOps, applyOp, InvariantError } from "./scenario/run.js";
 export type { RunOptions } from "./scenario/run.js";
 export { parseScenario, normalizeOp, ScenarioError } from "./scenario/parse.js";
+// Endurance runs (`thpemu stress` without the workers): random valid operations under the checker, the leak check, shrinking.
+export { stress, stressRun, stressLines, shrinkStressFailure, leakCheck } from "./scenario/stress.js";
+export type { StressOptions, RunResult, StressFailure, FailureKind, ShrunkFailure } from "./scenario/stress.js";
 export type { Op } from "./scenario/parse.js";
 export type { ObservationRecord, PageRecord, RegionRecord, InspectRecord } from "./scenario/records.js";
 export { PROFILES, KERNELS } from "./profiles.js";

@@ -95,9 +95,18 @@ export class Machine {
 
   /** Build a machine. */
   static async create(opts: MachineOptions = {}): Promise<Machine> {
-    const base = PROFILES[opts.kernel ?? "linux-6.18"];
-    if (!base) throw new UserError(`unknown kernel profile '${opts.kernel}' (linux-6.18 or linux-4.5)`);
+    // options from JavaScript may be anything: only own properties of plain objects count
+    // (`kernel: "toString"` is not a profile)
+    if (opts === null || typeof opts !== "object") throw new UserError(`machine options must be an object`);
+    const kernel = opts.kernel ?? "linux-6.18";
+    if (typeof kernel !== "string" || !Object.prototype.hasOwnProperty.call(PROFILES, kernel)) {
+      throw new UserError(`unknown kernel profile '${shown(kernel)}' (linux-6.18 or linux-4.5)`);
+    }
+    const base = PROFILES[kernel];
     const profile: Profile = { ...base };
+    for (const [what, o] of [["quirks", opts.quirks], ["knobs", opts.knobs]] as const) {
+      if (o !== undefined && (o === null || typeof o !== "object")) throw new UserError(`machine option '${what}' must be an object`);
+    }
     for (const [q, v] of Object.entries(opts.quirks ?? {})) {
       if (!(QUIRK_NAMES as string[]).includes(q) || typeof v !== "boolean") {
         throw new UserError(`unknown host quirk '${q}' or not a boolean (${QUIRK_NAMES.join(", ")})`);
@@ -106,7 +115,7 @@ export class Machine {
     }
     const knobs: ThpKnobs = { ...profile.initialKnobs };
     for (const [name, v] of Object.entries(opts.knobs ?? {})) {
-      setKnob(profile, knobs, name, String(v), "initial value of ");
+      setKnob(profile, knobs, name, shown(v), "initial value of ");
     }
     const bytes = opts.memory ?? DEFAULT_MEMORY;
     if (!Number.isInteger(bytes) || bytes < 16 * 1024 * 1024 || bytes % PAGE_SIZE !== 0) {
@@ -116,7 +125,7 @@ export class Machine {
       throw new UserError(`memory size above 128 GiB is not supported (its 64-byte struct pages and the page tables must fit in WebAssembly's 4 GiB of linear memory)`);
     }
     const scheme = opts.scheme ?? profile.scheme;
-    if (!SCHEMES.includes(scheme)) throw new UserError(`unknown mapcount scheme '${scheme}' (${SCHEMES.join(", ")})`);
+    if (typeof scheme !== "string" || !SCHEMES.includes(scheme)) throw new UserError(`unknown mapcount scheme '${shown(scheme)}' (${SCHEMES.join(", ")})`);
     const core = await Core.create(bytes / PAGE_SIZE, coreConfig(profile, scheme), opts.debugCore);
     if (opts.wasmMemoryLimit !== undefined) core.limitMemory(opts.wasmMemoryLimit);
     const m = new Machine(core, profile, bytes, knobs);
@@ -131,14 +140,14 @@ export class Machine {
 
   // ---- lookups ----------------------------------------------------------------
   private live(name: string): Process {
-    const p = this.procs.get(name);
-    if (!p) throw new UserError(`unknown process '${name}'`);
+    const p = typeof name === "string" ? this.procs.get(name) : undefined;
+    if (!p) throw new UserError(`unknown process '${shown(name)}'`);
     if (!p.alive) throw new UserError(`process '${name}' has exited`);
     return p;
   }
   private region(p: Process, name: string): Region {
-    const r = p.regions.get(name);
-    if (!r) throw new UserError(`unknown region '${name}' in process '${p.name}'`);
+    const r = typeof name === "string" ? p.regions.get(name) : undefined;
+    if (!r) throw new UserError(`unknown region '${shown(name)}' in process '${p.name}'`);
     return r;
   }
   private range(p: Process, rname: string, off: number, len: number): { r: Region; start: number; end: number } {
@@ -151,7 +160,7 @@ export class Machine {
     return { r, start: r.start + off, end: r.start + off + len };
   }
   private newName(name: string, what: string): void {
-    if (!NAME_RE.test(name)) throw new UserError(`invalid ${what} name '${name}'`);
+    if (typeof name !== "string" || !NAME_RE.test(name)) throw new UserError(`invalid ${what} name '${shown(name)}'`);
   }
 
   // ---- transactions -------------------------------------------------------------
@@ -216,8 +225,9 @@ export class Machine {
     const p = this.live(proc);
     this.newName(region, "region");
     if (p.regions.has(region)) throw new UserError(`region name '${region}' is already used in process '${proc}'`);
-    if (!Number.isSafeInteger(size) || size <= 0) throw new UserError(`mmap size must be greater than 0`);
     checkPageMultiple(size, "size");
+    if (size <= 0) throw new UserError(`mmap size must be greater than 0`);
+    if (advice !== null && advice !== "thp" && advice !== "nothp") throw new UserError(`unknown mmap advice '${shown(advice)}' (thp, nothp or null)`);
     const mm = p.mm;
     // top-down, 2 MiB aligned, a guard gap below the previous mapping
     const end = Math.floor(mm.mmapBase / PMD_SIZE) * PMD_SIZE;
@@ -238,6 +248,7 @@ export class Machine {
   touch(proc: string, region: string, off: number, len: number, mode: "read" | "write" = "write"): void {
     const p = this.live(proc);
     const { start, end } = this.range(p, region, off, len);
+    if (mode !== "write" && mode !== "read") throw new UserError(`unknown access mode '${shown(mode)}' (write or read)`);
     const write = mode === "write";
     // Every page must be accessible before anything happens (the kernel would SIGSEGV).
     const mm = p.mm;
@@ -303,7 +314,7 @@ export class Machine {
   mprotect(proc: string, region: string, off: number, len: number, prot: Prot): void {
     const p = this.live(proc);
     const { start, end } = this.range(p, region, off, len);
-    if (!["none", "r", "rw"].includes(prot)) throw new UserError(`unknown protection '${prot}'`);
+    if (!["none", "r", "rw"].includes(prot)) throw new UserError(`unknown protection '${shown(prot)}' (none, r or rw)`);
     if (start === end) return;
     this.transact(0, () => doMprotect(this.k, p.mm, start, end, prot));
   }
@@ -312,6 +323,7 @@ export class Machine {
   madvise(proc: string, region: string, off: number, len: number, advice: MadviseAdvice): void {
     const p = this.live(proc);
     const { start, end } = this.range(p, region, off, len);
+    if (!["dontneed", "hugepage", "nohugepage", "collapse"].includes(advice)) throw new UserError(`unknown madvise advice '${shown(advice)}'`);
     if (advice === "collapse" && !this.profile.madvCollapse) {
       throw new UserError(`MADV_COLLAPSE does not exist in ${this.profile.name} (added in Linux 6.1)`);
     }
@@ -324,7 +336,7 @@ export class Machine {
         const blocks = Math.ceil((end - start) / PMD_SIZE) + 1;
         return this.transact(blocks * 512 + 16, () => madviseCollapse(this.k, p.mm, start, end), blocks + 16);
       }
-      default: throw new UserError(`unknown madvise advice '${advice}'`);
+      default: throw new UserError(`unknown madvise advice '${shown(advice)}'`);
     }
   }
 
@@ -345,8 +357,9 @@ export class Machine {
    */
   sysfs(knob: string, value: string | number): void {
     // a new object per change: what is derived from the knobs (fault orders) is cached by it
+    if (typeof knob !== "string") throw new UserError(`a sysfs knob name must be a string`);
     const next = { ...this.k.knobs };
-    setKnob(this.profile, next, knob, String(value), "");
+    setKnob(this.profile, next, knob, shown(value), "");
     this.k.knobs = next;
   }
 
@@ -365,6 +378,7 @@ export class Machine {
    * carries its smaps fields in kB (docs/scenario-format.md).
    */
   observe(label: string | null = null, opts: ObserveOptions = this.observeOptions): (PageRecord | RegionRecord)[] {
+    if (label !== null && typeof label !== "string") throw new UserError(`a dump label must be a string or null`);
     const dump = ++this.dumps;
     return this.guard(() => observe(this.k, this.procs.values(), dump, label, opts));
   }
@@ -445,9 +459,16 @@ export class Machine {
    */
   neverInitialisedFrames(): number { return this.k.core.deferredFrames; }
   /** The head frame of the folio `pfn` belongs to (`pfn` itself for an order-0 page). */
-  headPfn(pfn: number): number { return this.k.core.headPfn(pfn); }
+  headPfn(pfn: number): number { return this.k.core.headPfn(this.pfn(pfn)); }
   /** page_mapcount() of frame `pfn`, as the machine's kernel computes it. */
-  pageMapcount(pfn: number): number { return this.k.core.e.page_mapcount(pfn); }
+  pageMapcount(pfn: number): number { return this.k.core.e.page_mapcount(this.pfn(pfn)); }
+  /** A frame number of this machine (0 … frames-1), or a UserError (the core would read outside mem_map). */
+  private pfn(pfn: number): number {
+    if (!Number.isSafeInteger(pfn) || pfn < 0 || pfn >= this.k.core.frames) {
+      throw new UserError(`frame ${shown(pfn)} does not exist (this machine has frames 0 … ${this.k.core.frames - 1})`);
+    }
+    return pfn;
+  }
   /** The page-table pages a process owns (its mm's nr_ptes and friends, deposited tables included). */
   pageTablePages(proc: string): number { return this.live(proc).mm.nrTables; }
 
@@ -470,8 +491,18 @@ function setKnob(profile: Profile, knobs: ThpKnobs, knob: string, value: string,
   (knobs as unknown as Record<string, string | number>)[parsed.knob] = parsed.value;
 }
 
+/**
+ * A value from JavaScript as text for an error message: String() throws on a
+ * Symbol-less object without toString (Object.create(null)) or a toString
+ * that throws, which must not turn a UserError into a TypeError.
+ */
+function shown(v: unknown): string {
+  try { return String(v); } catch { return Object.prototype.toString.call(v); }
+}
+
 export function hex(n: number): string { return "0x" + n.toString(16); }
 function checkPageMultiple(n: number, what: string): void {
+  if (typeof n !== "number") throw new UserError(`${what} must be a number of bytes, not ${typeof n}`);
   if (!Number.isSafeInteger(n) || n % PAGE_SIZE !== 0) throw new UserError(`${what} ${n} is not a multiple of 4 KiB`);
 }
 function protName(flags: number): string {

@@ -4,6 +4,7 @@
 //   thpemu compare FILE             the scenario under every mapcount scheme
 //   thpemu probe [--refresh]        the host's release, THP knobs and quirks (JSON)
 //   thpemu record / conform / fuzz  against this machine's kernel (src/kernel/)
+//   thpemu stress [--ops N] …       random valid operations under the checker, on worker threads
 //
 // Exit status: 0 ok; 2 an error in the scenario (`FILE:LINE: message`), an
 // unreadable file or a bad option; 3 an invariant violation; 4 the host
@@ -30,6 +31,7 @@ import { KERNEL_CHOICES, type KernelChoice } from "./target.js";
 import type { CliIO } from "./io.js";
 import type { RunCliOptions } from "./run.js";
 import type { FuzzCliOptions } from "./kernel.js";
+import type { StressCliOptions } from "./stress.js";
 import { EXIT_OK, EXIT_SCENARIO, EXIT_INTERNAL } from "./status.js";
 
 const { Command, CommanderError, InvalidArgumentError, Option } = createRequire(import.meta.url)("commander") as typeof Commander;
@@ -176,6 +178,33 @@ Example: thpemu run examples/seed-doublemap.scn --kernel linux-4.5 --format tabl
     .action(async (o: FuzzCliOptions) => {
       const { fuzzFromCli } = await import("./kernel.js");
       result.status = await fuzzFromCli(o, io);
+    });
+  program
+    .command("stress")
+    .description("endurance: random valid operations on the emulator alone (the fuzz generator) on worker threads, the invariant checker every K ops, a leak check after each run; failing runs are shrunk into DIR")
+    .option("--ops <n>", "operations in all", (v) => positiveInt(v, "--ops"), 100_000)
+    .option("--seed <s>", "seed (32-bit unsigned; default: random); run r is generated from the seed and r", (v) => positiveInt(v, "--seed", true))
+    .option("--jobs <j>", "worker threads, 1 … 256 (default: the number of cores)", (v) => {
+      const j = positiveInt(v, "--jobs");
+      if (j > 256) throw new InvalidArgumentError("--jobs wants at most 256 workers.");
+      return j;
+    })
+    .option("--check-every <k>", "run the invariant checker after every K-th operation of a run (and at its end); 0: only at the end", (v) => positiveInt(v, "--check-every", true), 100)
+    .option("--run-ops <r>", "operations per run, 1 … 1000000 (a fresh machine each; a run's lines are generated at once)", (v) => {
+      const r = positiveInt(v, "--run-ops");
+      if (r > 1_000_000) throw new InvalidArgumentError("--run-ops wants at most 1000000 operations per run.");
+      return r;
+    }, 1000)
+    .addOption(new Option("--kernel <name>", "kernel profile (host: linux-6.18 with this host's THP knobs and quirks)").choices(KERNEL_CHOICES).default("linux-6.18"))
+    .addOption(new Option("--scheme <name>", "mapcount scheme (default: the kernel's)").choices(SCHEMES))
+    .addOption(new Option("--memory <size>", "emulated physical memory of each run").default(parseMemorySize("1G"), "1G").argParser(parseMemorySize))
+    .option("--out <dir>", "where shrunk failing runs are written", "stress-failures")
+    .addHelpText("after", `
+Prints the seed first and \`N ops, M violations\` last (M: failing runs); exit 0 none, 3 any.
+Example: thpemu stress --ops 1000000 --jobs 2 --check-every 100`)
+    .action(async (o: StressCliOptions) => {
+      const { stressCommand } = await import("./stress.js");
+      result.status = await stressCommand(o, io);
     });
   return program;
 }

@@ -17,6 +17,7 @@ import cliProgress from "cli-progress";
 import { generateScenario, runSeed } from "../scenario/generate.js";
 import { runScenario, InvariantError } from "../scenario/run.js";
 import { ScenarioError } from "../scenario/parse.js";
+import { ddmin } from "../scenario/shrink.js";
 import { kernelInput, compareRecords, parseJsonl, formatDifference, type Difference } from "./conform.js";
 import { hostCanServe, runOnKernel, ensureKernelRunner } from "./runner.js";
 import { resolveTarget, type KernelTarget } from "./probe.js";
@@ -70,33 +71,8 @@ export async function checkScenario(text: string, file = "fuzz.scn", emu?: EmuRe
   return diffs.length ? { status: "mismatch", kind: "records", diffs } : { status: "match" };
 }
 
-/**
- * Delta debugging (ddmin) over the lines of a scenario: remove chunks of
- * lines while `fails` still holds (a `fails` that cannot decide, its budget
- * exhausted, answers false: the candidate is kept out).
- */
-export async function ddmin(lines: string[], fails: (ls: string[]) => Promise<boolean>): Promise<string[]> {
-  let cur = lines.slice();
-  let n = 2;
-  while (cur.length >= 2) {
-    const size = Math.ceil(cur.length / n);
-    let reduced = false;
-    for (let i = 0; i < cur.length; i += size) {
-      const cand = [...cur.slice(0, i), ...cur.slice(i + size)];
-      if (cand.length && (await fails(cand))) {
-        cur = cand;
-        n = Math.max(n - 1, 2);
-        reduced = true;
-        break;
-      }
-    }
-    if (!reduced) {
-      if (n >= cur.length) break;
-      n = Math.min(n * 2, cur.length);
-    }
-  }
-  return cur;
-}
+// ddmin lives with the scenarios (stress shrinks with it too); re-exported for fuzz's users
+export { ddmin };
 
 export interface ShrinkResult { lines: string[]; verdict: Verdict; kernelRuns: number }
 

@@ -20,6 +20,8 @@ const NUMBER = /^(0[xX][0-9a-fA-F]+|[0-9]+)([kKmMgG]?)$/;
 const SHIFT: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 /** Parse a number token: decimal or hex, optional K/M/G; a multiple of 4 KiB. */
 export function parseNumber(tok: string, what: string): number {
+  // more digits than any size can have: too large, without a (superlinear) BigInt of a megabyte of digits
+  if (tok.length > 64 && NUMBER.test(tok)) throw new Error(`${what} '${tok}' is too large`);
   const m = NUMBER.exec(tok);
   if (!m) throw new Error(`invalid ${what} '${tok}' (expected a number like 4096, 0x1000, 4K, 2M or 1G)`);
   const v = Number(m[1].toLowerCase().startsWith("0x") ? BigInt(m[1]) : BigInt(m[1])) * SHIFT[m[2].toLowerCase()];
@@ -78,6 +80,9 @@ export function parseLine(text: string, line: number): Op | null {
 
 /** Parse a whole scenario; the first bad line throws a ScenarioError. */
 export function parseScenario(text: string, file = "<scenario>"): Op[] {
+  // from JavaScript anything may come: a scenario is a string (a Buffer would be split as text otherwise)
+  if (typeof file !== "string") file = "<scenario>";
+  if (typeof text !== "string") throw new ScenarioError(file, 0, `a scenario must be a string, not ${text === null ? "null" : typeof text}`);
   const ops: Op[] = [];
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {

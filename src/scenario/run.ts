@@ -27,6 +27,14 @@ export function applyOp(m: Machine, op: Op): ObservationRecord[] {
   return (OPERATIONS[op.op] as OpSpec<Op>).apply(m, op) ?? [];
 }
 
+/** Options from JavaScript may be anything: a wrong type is a ScenarioError at line 0, before anything runs. */
+function checkRunOptions(opts: RunOptions): void {
+  if (opts === null || typeof opts !== "object") throw new ScenarioError("<scenario>", 0, `run options must be an object`);
+  const file = opts.file ?? "<scenario>";
+  if (typeof file !== "string") throw new ScenarioError("<scenario>", 0, `option 'file' must be a string`);
+  if (opts.onRecord !== undefined && typeof opts.onRecord !== "function") throw new ScenarioError(file, 0, `option 'onRecord' must be a function`);
+}
+
 /** Run parsed operations on `m`, streaming records; errors carry file and line. */
 export function runOps(m: Machine, ops: Op[], opts: RunOptions = {}): ObservationRecord[] {
   const file = opts.file ?? "<scenario>";
@@ -57,6 +65,7 @@ export function runOps(m: Machine, ops: Op[], opts: RunOptions = {}): Observatio
  * InvariantError.
  */
 export async function runScenario(text: string, opts: RunOptions = {}): Promise<ObservationRecord[]> {
+  checkRunOptions(opts);
   const ops = parseScenario(text, opts.file);
   let m: Machine;
   try {
