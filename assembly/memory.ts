@@ -35,6 +35,25 @@ export function do_anonymous_page(mm: u32, av: u32, vpn: f64): i32 {
 }
 
 /**
+ * do_anonymous_page for `n` write faults in a row, one per page from `vpn`
+ * (consecutive none PTEs of one table, faulted in ascending order): each
+ * fault its own order-0 allocation and page_add_new_anon_rmap, exactly as
+ * `n` calls of do_anonymous_page would do them, in the same order. The PFNs
+ * go to scratch[0..n). Returns how many were mapped: fewer than `n` only
+ * when memory ran out (-ERR_NOMEM set as the last error).
+ */
+export function do_anonymous_pages(mm: u32, av: u32, vpn: f64, n: u32): i32 {
+  const index = u64(vpn);
+  for (let i: u32 = 0; i < n; i++) {
+    const pfn = alloc_pages(0);
+    if (pfn == NIL) { set_error(ERR_NOMEM); return i32(i); }
+    page_add_new_anon_rmap(pfn_to_page(pfn), false, mm, av, index + u64(i));
+    set_scratch(i, pfn);
+  }
+  return i32(n);
+}
+
+/**
  * do_anonymous_page (write fault) with a large folio: the page half of
  * alloc_anon_folio + folio_ref_add(folio, nr - 1) +
  * folio_add_new_anon_rmap(folio, vma, addr, RMAP_EXCLUSIVE) for a multi-size

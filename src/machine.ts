@@ -12,7 +12,7 @@ import type { Kernel, Mm, Process, Region, Vma } from "./mm/types.js";
 import { VM_READ, VM_WRITE, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_ACCOUNT } from "./mm/types.js";
 import { UserError, OomError, InternalError, BadPageError } from "./errors.js";
 import { findVma } from "./mm/vma.js";
-import { handleMmFault } from "./mm/fault.js";
+import { accessRange } from "./mm/fault.js";
 import { dupMm } from "./mm/fork.js";
 import { munmap as doMunmap, exitMmap } from "./mm/unmap.js";
 import { mprotect as doMprotect, type Prot } from "./mm/mprotect.js";
@@ -213,22 +213,7 @@ export class Machine {
       a = Math.min(end, v.end);
     }
     const pages = (end - start) / PAGE_SIZE;
-    this.transact(pages + 4 * Math.ceil(pages / 512) + 1100, () => {
-      const pt = this.k.pt;
-      const core = this.k.core;
-      // a write stores a non-zero byte: the page's content is no longer zero
-      const written = write ? (pfn: number, n: number) => core.setNonzeroRun(pfn, n) : undefined;
-      let vma: Vma | undefined;
-      for (let a = start; a < end;) {
-        // the MMU: the pages up to the next fault (or the block's end) need no fault at all
-        const n = pt.accessRun(mm, a, Math.min(end, (Math.floor(a / PMD_SIZE) + 1) * PMD_SIZE), write, written);
-        if (n > 0) { a += n * PAGE_SIZE; continue; }
-        if (!vma || a >= vma.end || a < vma.start) vma = findVma(mm, a)!;
-        const pfn = handleMmFault(this.k, mm, vma, a, write);
-        if (written) written(pfn, 1);
-        a += PAGE_SIZE;
-      }
-    });
+    this.transact(pages + 4 * Math.ceil(pages / 512) + 1100, () => accessRange(this.k, mm, start, end, write));
   }
 
   /** `fork P Q`: Q becomes P's child with a copy of its address space. */
