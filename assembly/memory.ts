@@ -6,18 +6,18 @@
 import {
   SCRATCH_BASE, NIL, HPAGE_PMD_NR, HPAGE_PMD_ORDER, ERR_NOMEM, ERR_FALLBACK, ERR_INVAL, PG_anon_exclusive, PAGE_REFCOUNT,
   CONFIG_MM_ID, CONFIG_ANON_EXCLUSIVE, CONFIG_COW_REUSE_REFCOUNT, VM_THP_FAULT_ALLOC, VM_THP_FAULT_FALLBACK,
-  VM_THP_COLLAPSE_ALLOC, G_RESULT1,
+  VM_THP_COLLAPSE_ALLOC, G_RESULT1, G_HUGE_ZERO_PFN,
 } from "./layout";
 import {
   pfn_to_page, page_to_pfn, nth_page, compound_head, PageCompound, set_error, count_vm_event, IS_ENABLED, test_bit,
   set_bit, page_ref_add, folio_nr_pages,
 } from "./page";
-import { alloc_pages, pte_alloc_one, __free_pages } from "./page_alloc";
+import { alloc_pages, pte_alloc_one, pte_free, __free_pages } from "./page_alloc";
 import {
   page_add_new_anon_rmap, folio_add_new_anon_rmap_ptes, page_dup_rmap, page_remove_rmap, page_mapcount, split_huge_pmd_rmap,
   rmap_batches_ptes, folio_dup_anon_rmap_ptes, folio_remove_rmap_ptes,
 } from "./rmap";
-import { thp_alloc, large_folio_alloc, get_page, put_page } from "./huge_memory";
+import { thp_alloc, large_folio_alloc, get_page, put_page, get_huge_zero_page, put_huge_zero_page } from "./huge_memory";
 import { large_mapcount_raw, folio_maybe_mapped_shared_bit } from "./mm_id";
 
 @inline function scratch(i: u32): u32 { return load<u32>(SCRATCH_BASE + (i << 2)); }
@@ -183,6 +183,44 @@ export function copy_huge_pmd(pfn: u32, mm: u32): void {
   const head = pfn_to_page(pfn);
   get_page(head);
   page_dup_rmap(head, true, mm);
+}
+
+/**
+ * copy_huge_pmd for `n` huge PMDs in a row of one PMD table (scratch[i]: the
+ * PFN entry i maps): per entry, in order, the page table to deposit for the
+ * child's PMD (pte_alloc_one) and then the child's mapping (get_page +
+ * page_dup_rmap of the THP; the huge zero page: get_huge_zero_page), as `n`
+ * copy_huge_pmd calls preceded by their pgtable_alloc would do them.
+ * scratch[i] becomes the table deposited for entry i. Returns how many were
+ * copied: fewer than `n` only when no frame was left for a table (-ERR_NOMEM
+ * set as the last error; the entries before it are copied).
+ */
+export function copy_huge_pmd_batch(n: u32, mm: u32): i32 {
+  for (let i: u32 = 0; i < n; i++) {
+    const table = pte_alloc_one();
+    if (table == NIL) { set_error(ERR_NOMEM); return i32(i); }
+    const pfn = scratch(i);
+    if (pfn == load<u32>(G_HUGE_ZERO_PFN)) get_huge_zero_page();
+    else copy_huge_pmd(pfn, mm);
+    set_scratch(i, table);
+  }
+  return i32(n);
+}
+
+/**
+ * zap_huge_pmd for `n` huge PMDs, already cleared by the host (scratch[2i]:
+ * the PFN entry i mapped, scratch[2i+1]: its deposited table, or NIL): per
+ * entry, in order, the deposited table is freed (pte_free) and then the
+ * mapping removed (page_remove_rmap + put_page; the huge zero page:
+ * put_huge_zero_page).
+ */
+export function zap_huge_pmd_batch(n: u32, mm: u32): void {
+  for (let i: u32 = 0; i < n; i++) {
+    const pfn = scratch(i << 1), table = scratch((i << 1) + 1);
+    if (table != NIL) pte_free(table);
+    if (pfn == load<u32>(G_HUGE_ZERO_PFN)) put_huge_zero_page();
+    else zap_huge_pmd(pfn, mm);
+  }
 }
 
 /** __split_huge_pmd_locked for a THP PMD of `mm` (the host rewrites the entries). */

@@ -199,21 +199,36 @@ export class Machine {
   /** `touch P R OFF LEN [write|read]`: access every page of the range, ascending. */
   touch(proc: string, region: string, off: number, len: number, mode: "read" | "write" = "write"): void {
     const p = this.live(proc);
-    const { start, end } = this.range(p, region, off, len);
+    const r = this.region(p, region);
+    // the checks of range(), without its result object (touch is the per-page API: one call per access)
+    if (!Number.isSafeInteger(off) || off % PAGE_SIZE !== 0 || !Number.isSafeInteger(len) || len % PAGE_SIZE !== 0 ||
+      off < 0 || len < 0 || off + len > r.size) {
+      this.range(p, region, off, len); // throws the UserError that says which
+    }
+    const start = r.start + off, end = start + len;
     const write = mode === "write";
     // Every page must be accessible before anything happens (the kernel would SIGSEGV).
     const mm = p.mm;
+    const need = write ? VM_WRITE : VM_READ;
     for (let a = start; a < end;) {
       const v = findVma(mm, a);
-      const need = write ? VM_WRITE : VM_READ;
       if (!v) throw new UserError(`access error: ${proc} ${region} offset ${hex(a - start + off)} is not mapped`);
       if ((v.flags & need) === 0) {
         throw new UserError(`access error: ${mode} of ${proc} ${region} offset ${hex(a - start + off)} (protection ${protName(v.flags)})`);
       }
       a = Math.min(end, v.end);
     }
-    const pages = (end - start) / PAGE_SIZE;
-    this.transact(pages + 4 * Math.ceil(pages / 512) + 1100, () => accessRange(this.k, mm, start, end, write));
+    const pages = len / PAGE_SIZE;
+    // transact() without its closure (the same rollback rule)
+    const core = this.k.core;
+    const snap = core.nrFreePages() < pages + 4 * Math.ceil(pages / 512) + 1100 ? this.snapshot() : undefined;
+    try {
+      accessRange(this.k, mm, start, end, write);
+      core.checkBadPage();
+    } catch (err) {
+      if (snap) this.restore(snap);
+      throw coreTrap(err) ?? err;
+    }
   }
 
   /** `fork P Q`: Q becomes P's child with a copy of its address space. */

@@ -205,8 +205,7 @@ function mapNewAnonPages(k: Kernel, mm: Mm, vma: Vma, addr: number, base: number
 }
 
 function setAnonPte(k: Kernel, vma: Vma, pte: number, pfn: number): void {
-  const prot = vmaPageProt(vma);
-  k.pt.set(pte, mkLo(pfn, anonEntryFlags(vma)), mkHi(pfn, prot.nx));
+  k.pt.set(pte, mkLo(pfn, anonEntryFlags(vma)), mkHi(pfn, vmaPageProt(vma).nx));
 }
 
 /** do_wp_page: a write to a read-only PTE of a writable VMA. */
