@@ -18,9 +18,24 @@ export function findVma(mm: Mm, addr: number): Vma | undefined {
   return undefined;
 }
 
+/** The index of the first VMA that ends above `addr` (binary search: the list is sorted and disjoint). */
+function firstEndingAbove(mm: Mm, addr: number): number {
+  const v = mm.vmas;
+  let lo = 0, hi = v.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (v[mid].end <= addr) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** VMAs overlapping [start, end), in address order. */
 export function vmasIn(mm: Mm, start: number, end: number): Vma[] {
-  return mm.vmas.filter((v) => v.start < end && v.end > start);
+  const v = mm.vmas;
+  const out: Vma[] = [];
+  for (let i = firstEndingAbove(mm, start); i < v.length && v[i].start < end; i++) if (v[i].end > start) out.push(v[i]);
+  return out;
 }
 
 /** Whether any VMA overlaps [start, end) (free_pgtables' floor/ceiling test). */
@@ -55,7 +70,7 @@ export function splitVmaAt(k: Kernel, mm: Mm, addr: number): void {
   splitPmdAtBoundary(k, mm, vma, addr);
   const upper: Vma = { start: addr, end: vma.end, flags: vma.flags, anonVma: vma.anonVma, avcLen: avcLen(vma) };
   vma.end = addr;
-  mm.vmas.splice(mm.vmas.indexOf(vma) + 1, 0, upper);
+  mm.vmas.splice(firstEndingAbove(mm, vma.start) + 1, 0, upper);
 }
 
 function splitPmdAtBoundary(k: Kernel, mm: Mm, vma: Vma, addr: number): void {
@@ -85,6 +100,14 @@ function anonVmaCompatible(a: Vma, b: Vma): boolean {
 
 /** vma_merge over the whole list: join touching VMAs with equal flags. */
 export function mergeVmas(mm: Mm): void {
+  // nothing to merge (the usual case): leave the list as it is, without copying it
+  const v = mm.vmas;
+  let i = 1;
+  for (; i < v.length; i++) {
+    const a = v[i - 1], b = v[i];
+    if (a.end === b.start && a.flags === b.flags && anonVmaCompatible(a, b)) break;
+  }
+  if (i >= v.length) return;
   const out: Vma[] = [];
   for (const v of mm.vmas) {
     const prev = out[out.length - 1];
