@@ -6,6 +6,7 @@ export type { RunOptions } from "./scenario/run.js";
 export { parseScenario, normalizeOp, ScenarioError } from "./scenario/parse.js";
 export type { Op } from "./scenario/parse.js";
 export type { ObservationRecord, PageRecord, RegionRecord, InspectRecord } from "./scenario/records.js";
+export { recordJson } from "./scenario/records.js";
 export { PROFILES, KERNELS } from "./profiles.js";
 export type { KernelName, Profile } from "./profiles.js";
 export { decodeEntry, entryHex } from "./pgtable/x86_64.js";
