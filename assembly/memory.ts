@@ -258,6 +258,33 @@ export function wp_page_reuse(pfn: u32): i32 {
 }
 
 /**
+ * do_wp_page for `n` write faults in a row on read-only PTEs of one table
+ * (scratch[i]: the PFN PTE i maps; consecutive PTEs from `vpn`, faulted in
+ * ascending order): per fault, in order, the reuse decision
+ * (wp_page_reuse) and, when the page must be copied, wp_page_copy's page
+ * half: a new page (do_anonymous_page at vpn + i), then the old mapping's
+ * page_remove_rmap + put_page (zap_pte_batch of that one PFN), exactly as
+ * the faults one by one would. scratch[n + i] becomes the PFN PTE i maps
+ * now: the old one when it was reused, else the copy. Returns how many
+ * faults were handled: fewer than `n` only when memory ran out for a copy
+ * (-ERR_NOMEM set as the last error).
+ */
+export function do_wp_page_batch(n: u32, mm: u32, av: u32, vpn: f64): i32 {
+  for (let i: u32 = 0; i < n; i++) {
+    const old = scratch(i);
+    if (wp_page_reuse(old)) { set_scratch(n + i, old); continue; }
+    const pfn = do_anonymous_page(mm, av, vpn + f64(i));
+    if (pfn < 0) return i32(i);
+    set_scratch(n + i, u32(pfn));
+    // zap_pte_batch of one PFN: a single page is never a batch
+    const page = pfn_to_page(old);
+    page_remove_rmap(page, false, mm);
+    put_page(page);
+  }
+  return i32(n);
+}
+
+/**
  * do_huge_pmd_wp_page's reuse decision for a read-only THP PMD. 6.x: the
  * page is exclusive or ours is the only reference; 4.5: page_mapcount == 1
  * and page_count == 1. Returns 1 to make the PMD writable in place.

@@ -5,7 +5,7 @@
 import type { Kernel, Mm, Vma } from "./types.js";
 import { VM_HUGEPAGE, VM_NOHUGEPAGE } from "./types.js";
 import { OomError } from "../errors.js";
-import { PAGE_SIZE, PMD_SIZE, _PAGE_PSE, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_SPECIAL, mkLo, mkHi } from "../pgtable/x86_64.js";
+import { PAGE_SIZE, PMD_SIZE, _PAGE_PSE, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_SPECIAL, _PAGE_PRESENT, mkLo, mkHi } from "../pgtable/x86_64.js";
 import { anonVmaPrepare, anonEntryFlags, vmaPageProt, findVma } from "./vma.js";
 import { splitHugePmd, queueNewThp } from "./huge_memory.js";
 import { pmdThpAllowed, mthpOrdersAllowed, type ThpKnobs } from "../knobs.js";
@@ -89,7 +89,7 @@ export function handleMmFault(k: Kernel, mm: Mm, vma: Vma, addr: number, write: 
     }
     return doAnonymousPage(k, mm, vma, addr, base, idx, end, write);
   }
-  if (write && !pt.writable(pte)) return accessed(k, doWpPage(k, mm, vma, addr, pte), 1, write);
+  if (write && !pt.writable(pte)) return doWpPages(k, mm, vma, addr, base, idx, end);
   pt.setBits(pte, _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0)); // the MMU sets A (and D)
   return accessed(k, pt.pfn(pte), 1, write);
 }
@@ -206,6 +206,38 @@ function mapNewAnonPages(k: Kernel, mm: Mm, vma: Vma, addr: number, base: number
 
 function setAnonPte(k: Kernel, vma: Vma, pte: number, pfn: number): void {
   k.pt.set(pte, mkLo(pfn, anonEntryFlags(vma)), mkHi(pfn, vmaPageProt(vma).nx));
+}
+
+/**
+ * do_wp_page for the faults of a write that runs on over read-only PTEs:
+ * the write would fault on each of them in turn; the run (present,
+ * read-only, not the zero page, in this VMA, up to `end`) goes to the core
+ * in one call (do_wp_page_batch: per page, in order, the reuse decision or
+ * wp_page_copy's new page and old mapping's removal), then the PTEs are
+ * written. Returns how many pages.
+ */
+function doWpPages(k: Kernel, mm: Mm, vma: Vma, addr: number, base: number, idx: number, end: number): number {
+  const core = k.core;
+  const pt = k.pt;
+  const max = idx + (Math.min(end, vma.end) - addr) / PAGE_SIZE;
+  let n = 0;
+  for (let i = idx; i < max; i++, n++) {
+    const lo = pt.lo(pt.nth(base, i));
+    if ((lo & (_PAGE_PRESENT | _PAGE_RW | _PAGE_SPECIAL)) !== _PAGE_PRESENT) break;
+  }
+  if (n <= 1 || vma.anonVma === 0) return accessed(k, doWpPage(k, mm, vma, addr, pt.nth(base, idx)), 1, true);
+  for (let i = 0; i < n; i++) core.scratchSet(i, pt.pfn(pt.nth(base, idx + i)));
+  const done = core.e.do_wp_page_batch(n, mm.id, vma.anonVma, Math.floor(addr / PAGE_SIZE));
+  const flags = anonEntryFlags(vma), nx = vmaPageProt(vma).nx;
+  for (let i = 0; i < done; i++) {
+    const pte = pt.nth(base, idx + i);
+    const pfn = core.scratchGet(n + i);
+    if (pfn === core.scratchGet(i)) pt.setBits(pte, _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED); // wp_page_reuse
+    else pt.set(pte, mkLo(pfn, flags), mkHi(pfn, nx)); // wp_page_copy
+    core.setNonzeroRun(pfn, 1); // the write completes
+  }
+  if (done < n) throw new OomError("out of memory");
+  return n;
 }
 
 /** do_wp_page: a write to a read-only PTE of a writable VMA. */
