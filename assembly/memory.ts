@@ -79,6 +79,24 @@ export function do_anonymous_folio(mm: u32, av: u32, vpn: f64, order: u32): i32 
 }
 
 /**
+ * do_anonymous_page with a large folio for `n` write faults in a row, one
+ * per naturally aligned range of `order` from `vpn` (the host checked each
+ * range as alloc_anon_folio would: in the VMA, every PTE none): per fault,
+ * in order, what do_anonymous_folio does. The head PFNs go to
+ * scratch[0..n). Returns how many faults got their folio: fewer than `n`
+ * when no block of that order was free for fault i (-ERR_FALLBACK set as
+ * the last error: the caller goes on down the fallback chain for it).
+ */
+export function do_anonymous_folios(n: u32, mm: u32, av: u32, vpn: f64, order: u32): i32 {
+  for (let i: u32 = 0; i < n; i++) {
+    const pfn = do_anonymous_folio(mm, av, vpn + f64(i << order), order);
+    if (pfn < 0) return i32(i);
+    set_scratch(i, u32(pfn));
+  }
+  return i32(n);
+}
+
+/**
  * do_huge_pmd_anonymous_page (write fault): a new THP mapped by one PMD,
  * plus the page table to deposit for a later split (G_RESULT1). Returns the
  * head PFN, -ERR_FALLBACK when no order-9 block is free (the caller maps an

@@ -113,6 +113,10 @@ function doAnonymousPage(k: Kernel, mm: Mm, vma: Vma, addr: number, base: number
   const orders = mthpOrders(k.knobs, vma);
   if (orders.length === 0) return mapNewAnonPages(k, mm, vma, addr, base, idx, end, write);
   const pt = k.pt;
+  if (orders.length === 1 && !k.profile.mthpBesideFull && (write || !k.profile.readFaultZeroPage)) {
+    const n = mapNewAnonFolios(k, mm, vma, addr, base, end, write, orders[0]);
+    if (n > 0) return n;
+  }
   const fallback = -k.core.errorCode("FALLBACK");
   for (let j = 0; j < orders.length; j++) {
     const order = orders[j];
@@ -133,6 +137,44 @@ function doAnonymousPage(k: Kernel, mm: Mm, vma: Vma, addr: number, base: number
     return accessed(k, head + first, Math.min(1 << order, (end - start) / PAGE_SIZE) - first, write);
   }
   return mapNewAnonPage(k, mm, vma, addr, pt.nth(base, idx), write);
+}
+
+/**
+ * do_anonymous_page with alloc_anon_folio when one mTHP order is allowed
+ * (and no build quirk): the faults of an access that runs on over none
+ * PTEs, one per aligned range of that order, each taking the same branch
+ * (its range in the VMA, every PTE none), go to the core in one call
+ * (do_anonymous_folios: per fault, in order, do_anonymous_folio), then
+ * their PTEs are written (set_ptes). A fault whose folio could not be had
+ * goes on down the fallback chain (a 4 KiB page). Returns how many pages
+ * from `addr` were mapped and accessed, or 0 when the first fault's range
+ * does not qualify (the caller's general rule handles it).
+ */
+function mapNewAnonFolios(k: Kernel, mm: Mm, vma: Vma, addr: number, base: number, end: number, write: boolean, order: number): number {
+  const pt = k.pt;
+  const core = k.core;
+  const nr = 1 << order, bytes = PAGE_SIZE << order;
+  const start = Math.floor(addr / bytes) * bytes;
+  if (start < vma.start || start + bytes > vma.end || !pt.ptesNone(base, (start % PMD_SIZE) / PAGE_SIZE, nr)) return 0;
+  // the faults that follow: the access reaches each next range's first page, which lies in the VMA with its PTEs none
+  const limit = Math.min(end, vma.end);
+  let n = 1;
+  for (let s = start + bytes; s < limit && s + bytes <= vma.end && pt.ptesNone(base, (s % PMD_SIZE) / PAGE_SIZE, nr); s += bytes) n++;
+  anonVmaPrepare(k, mm, vma);
+  const done = core.e.do_anonymous_folios(n, mm.id, vma.anonVma, start / PAGE_SIZE, order);
+  const flags = anonEntryFlags(vma), nx = vmaPageProt(vma).nx;
+  for (let j = 0; j < done; j++) {
+    const s = start + j * bytes;
+    const head = core.scratchGet(j);
+    pt.setPtes(base, (s % PMD_SIZE) / PAGE_SIZE, nr, head, flags, nx);
+    // the access goes on over the new folio (its PTEs are young and dirty)
+    const a = Math.max(addr, s);
+    if (write) core.setNonzeroRun(head + (a - s) / PAGE_SIZE, (Math.min(s + bytes, end) - a) / PAGE_SIZE);
+  }
+  if (done === n) return (Math.min(start + n * bytes, end) - addr) / PAGE_SIZE;
+  // fault `done` found no free block of that order: the next in its chain is a 4 KiB page
+  const a = done === 0 ? addr : start + done * bytes;
+  return (a - addr) / PAGE_SIZE + mapNewAnonPage(k, mm, vma, a, pt.nth(base, (a % PMD_SIZE) / PAGE_SIZE), write);
 }
 
 /**
