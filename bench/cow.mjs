@@ -74,13 +74,13 @@ async function kernelTime(dir) {
 }
 
 /**
- * The COW storm section: each build's storm, 3 rounds interleaved (ABAB…,
+ * The COW storm section: each build's storm, 5 rounds interleaved (ABAB…,
  * best of each), then the kernel's. Returns this build's ratio to the
  * kernel (for the targets table), or undefined.
  */
 export async function cowSection(sides, ratios) {
   const best = sides.map(() => ({ startup: Infinity, storm: Infinity, total: Infinity }));
-  for (let r = 0; r < 3; r++) {
+  for (let r = 0; r < 5; r++) {
     for (let i = 0; i < sides.length; i++) {
       const x = await storm(sides[i].lib);
       best[i].startup = Math.min(best[i].startup, x.startup);
@@ -91,7 +91,7 @@ export async function cowSection(sides, ratios) {
   gc();
   const kernel = await kernelTime(sides[0].dir);
   const k = typeof kernel === "number" ? kernel : undefined;
-  console.log(`COW storm (1 GiB of THPs touched write, fork, the child writes every page, both exit; best of 3 ` +
+  console.log(`COW storm (1 GiB of THPs touched write, fork, the child writes every page, both exit; best of 5 ` +
     `rounds${sides.length > 1 ? " a build, interleaved" : ""}; the kernel: its runner, best of 2, less an empty scenario's` +
     `${k === undefined ? `: ${kernel}` : ""}):`);
   const ms = (x) => `${x.toFixed(0)} ms`;

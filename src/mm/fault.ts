@@ -271,13 +271,18 @@ function doWpPages(k: Kernel, mm: Mm, vma: Vma, addr: number, base: number, idx:
   for (let i = 0; i < n; i++) core.scratchSet(i, pt.pfn(pt.nth(base, idx + i)));
   const done = core.e.do_wp_page_batch(n, mm.id, vma.anonVma, Math.floor(addr / PAGE_SIZE));
   const flags = anonEntryFlags(vma), nx = vmaPageProt(vma).nx;
+  let runPfn = -1, runLen = 0; // the frames written, marked a run of consecutive PFNs at a time
   for (let i = 0; i < done; i++) {
     const pte = pt.nth(base, idx + i);
     const pfn = core.scratchGet(n + i);
     if (pfn === core.scratchGet(i)) pt.setBits(pte, _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED); // wp_page_reuse
     else pt.set(pte, mkLo(pfn, flags), mkHi(pfn, nx)); // wp_page_copy
-    core.setNonzeroRun(pfn, 1); // the write completes
+    if (pfn === runPfn + runLen) { runLen++; continue; }
+    if (runLen > 0) core.setNonzeroRun(runPfn, runLen); // the writes complete
+    runPfn = pfn;
+    runLen = 1;
   }
+  if (runLen > 0) core.setNonzeroRun(runPfn, runLen);
   if (done < n) throw new OomError("out of memory");
   return n;
 }
