@@ -9,7 +9,8 @@
 // cow.mjs, calls.mjs, schemes.mjs, mthp.mjs (the mTHP knobs, calls and
 // summary), schemes-mthp.mjs (internals.mjs: what the bench uses beyond
 // dist/index.js's exports). ab-observations.mjs is the before/after check
-// that a speed-up left every observation byte-identical.
+// that a speed-up left every observation byte-identical; cpuprofile-top.mjs
+// prints a --cpu-prof profile's top self-time functions.
 //
 // The targets table (after the throughput tables): one row per target of
 // harness.mjs TARGETS, with this run's rate (the median batch; in a
