@@ -31,9 +31,12 @@ export interface RegionRecord {
   pmdMapped: number;
 }
 
+/** `x` (an integer) as an int32 when it is one, so that V8 keeps it a small integer. */
+function asInt(x: number): number { return x <= 0x7fffffff ? x | 0 : x; }
+
 /** The present PTEs of one table (their indices and PFNs), reused by every dump: no array per table. */
 const present = new Int32Array(512);
-const pfns = new Float64Array(512);
+const pfns = new Int32Array(512); // PFNs < 2^31 (128 GiB of memory at most)
 
 /** Folio names F1, F2 … made once and kept: a dump of a million small folios makes no name strings again. */
 const FOLIO_NAMES: string[] = [];
@@ -108,9 +111,10 @@ export function observe(k: Kernel, procs: Iterable<Process>, dump: number, label
       let rss = 0, pmdMapped = 0;
       walkPageRange(pt, p.mm, r.start, r.start + r.size, {
         pmdEntry(pmd, _blk, s, e) {
-          const first = (s - r.start) / PAGE_SIZE;
-          const n = (e - s) / PAGE_SIZE;
-          const i0 = (s % PMD_SIZE) / PAGE_SIZE;
+          // small integers stay small integers (Smis: cheaper records, and their text is written faster)
+          const first = asInt((s - r.start) / PAGE_SIZE);
+          const n = ((e - s) / PAGE_SIZE) | 0;
+          const i0 = ((s % PMD_SIZE) / PAGE_SIZE) | 0;
           if (pt.pmdTransHuge(pmd)) {
             const head = pt.pfn(pmd);
             if (head === core.hugeZeroPfn) {

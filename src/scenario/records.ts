@@ -24,11 +24,17 @@ export function recordJson(r: ObservationRecord): string {
     prefix = `{"type":"page","dump":${JSON.stringify(p.dump)},"label":${JSON.stringify(p.label)},` +
       `"proc":${JSON.stringify(p.proc)},"region":${JSON.stringify(p.region)},"page":`;
   }
-  return `${prefix}${p.page},"folio":${FOLIO_RE.test(p.folio) ? `"${p.folio}"` : JSON.stringify(p.folio)},` +
+  return `${prefix}${p.page},"folio":${plain(p.folio) ? `"${p.folio}"` : JSON.stringify(p.folio)},` +
     `"index":${p.index},"order":${p.order},"mapcount":${p.mapcount}}`;
 }
 // the constant part of the last page record written (one region of one dump at a time)
 let lastDump = NaN, lastLabel: string | null | undefined, lastProc: string | undefined, lastRegion: string | undefined;
 let prefix = "";
-/** Folio names that need no escaping (what task_mmu's observe names them). */
-const FOLIO_RE = /^(F\d+|zero|hzero)$/;
+/** A string JSON writes as it is between quotes (printable ASCII, no quote or backslash): observe's folio names. */
+function plain(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
+}
