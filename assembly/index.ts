@@ -47,9 +47,9 @@ export {
   deferred_split_scan, deferred_split_list, get_huge_zero_page, put_huge_zero_page, shrink_huge_zero_page,
 } from "./huge_memory";
 export {
-  do_anonymous_page, do_anonymous_folio, do_huge_pmd_anonymous_page, alloc_thp_pmd_mapped, zap_pte_batch,
-  dup_pte_batch, zap_huge_pmd, copy_huge_pmd, split_huge_pmd, page_mapcount_batch,
-  wp_page_reuse, wp_huge_pmd_reuse, pgtable_alloc, do_huge_pmd_wp_page_fallback,
+  do_anonymous_page, do_anonymous_pages, do_anonymous_folio, do_anonymous_folios, do_huge_pmd_anonymous_page, alloc_thp_pmd_mapped, zap_pte_batch,
+  dup_pte_batch, zap_huge_pmd, copy_huge_pmd, copy_huge_pmd_batch, zap_huge_pmd_batch, split_huge_pmd, page_mapcount_batch,
+  wp_page_reuse, do_wp_page_batch, wp_huge_pmd_reuse, pgtable_alloc, do_huge_pmd_wp_page_fallback,
 } from "./memory";
 
 /** Build a machine of `frames` 4 KiB frames with the given CONFIG_* bits and mapcount scheme (SCHEME_*). */

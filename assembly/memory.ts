@@ -6,18 +6,18 @@
 import {
   SCRATCH_BASE, NIL, HPAGE_PMD_NR, HPAGE_PMD_ORDER, ERR_NOMEM, ERR_FALLBACK, ERR_INVAL, PG_anon_exclusive, PAGE_REFCOUNT,
   CONFIG_MM_ID, CONFIG_ANON_EXCLUSIVE, CONFIG_COW_REUSE_REFCOUNT, VM_THP_FAULT_ALLOC, VM_THP_FAULT_FALLBACK,
-  VM_THP_COLLAPSE_ALLOC, G_RESULT1,
+  VM_THP_COLLAPSE_ALLOC, G_RESULT1, G_HUGE_ZERO_PFN,
 } from "./layout";
 import {
   pfn_to_page, page_to_pfn, nth_page, compound_head, PageCompound, set_error, count_vm_event, IS_ENABLED, test_bit,
   set_bit, page_ref_add, folio_nr_pages,
 } from "./page";
-import { alloc_pages, pte_alloc_one, __free_pages } from "./page_alloc";
+import { alloc_pages, pte_alloc_one, pte_free, __free_pages } from "./page_alloc";
 import {
   page_add_new_anon_rmap, folio_add_new_anon_rmap_ptes, page_dup_rmap, page_remove_rmap, page_mapcount, split_huge_pmd_rmap,
   rmap_batches_ptes, folio_dup_anon_rmap_ptes, folio_remove_rmap_ptes,
 } from "./rmap";
-import { thp_alloc, large_folio_alloc, get_page, put_page } from "./huge_memory";
+import { thp_alloc, large_folio_alloc, get_page, put_page, get_huge_zero_page, put_huge_zero_page } from "./huge_memory";
 import { large_mapcount_raw, folio_maybe_mapped_shared_bit } from "./mm_id";
 
 @inline function scratch(i: u32): u32 { return load<u32>(SCRATCH_BASE + (i << 2)); }
@@ -32,6 +32,25 @@ export function do_anonymous_page(mm: u32, av: u32, vpn: f64): i32 {
   if (pfn == NIL) return set_error(ERR_NOMEM);
   page_add_new_anon_rmap(pfn_to_page(pfn), false, mm, av, u64(vpn));
   return i32(pfn);
+}
+
+/**
+ * do_anonymous_page for `n` write faults in a row, one per page from `vpn`
+ * (consecutive none PTEs of one table, faulted in ascending order): each
+ * fault its own order-0 allocation and page_add_new_anon_rmap, exactly as
+ * `n` calls of do_anonymous_page would do them, in the same order. The PFNs
+ * go to scratch[0..n). Returns how many were mapped: fewer than `n` only
+ * when memory ran out (-ERR_NOMEM set as the last error).
+ */
+export function do_anonymous_pages(mm: u32, av: u32, vpn: f64, n: u32): i32 {
+  const index = u64(vpn);
+  for (let i: u32 = 0; i < n; i++) {
+    const pfn = alloc_pages(0);
+    if (pfn == NIL) { set_error(ERR_NOMEM); return i32(i); }
+    page_add_new_anon_rmap(pfn_to_page(pfn), false, mm, av, index + u64(i));
+    set_scratch(i, pfn);
+  }
+  return i32(n);
 }
 
 /**
@@ -57,6 +76,24 @@ export function do_anonymous_folio(mm: u32, av: u32, vpn: f64, order: u32): i32 
   page_ref_add(head, i32(nr) - 1);
   folio_add_new_anon_rmap_ptes(head, mm, av, index);
   return i32(pfn);
+}
+
+/**
+ * do_anonymous_page with a large folio for `n` write faults in a row, one
+ * per naturally aligned range of `order` from `vpn` (the host checked each
+ * range as alloc_anon_folio would: in the VMA, every PTE none): per fault,
+ * in order, what do_anonymous_folio does. The head PFNs go to
+ * scratch[0..n). Returns how many faults got their folio: fewer than `n`
+ * when no block of that order was free for fault i (-ERR_FALLBACK set as
+ * the last error: the caller goes on down the fallback chain for it).
+ */
+export function do_anonymous_folios(n: u32, mm: u32, av: u32, vpn: f64, order: u32): i32 {
+  for (let i: u32 = 0; i < n; i++) {
+    const pfn = do_anonymous_folio(mm, av, vpn + f64(i << order), order);
+    if (pfn < 0) return i32(i);
+    set_scratch(i, u32(pfn));
+  }
+  return i32(n);
 }
 
 /**
@@ -166,6 +203,44 @@ export function copy_huge_pmd(pfn: u32, mm: u32): void {
   page_dup_rmap(head, true, mm);
 }
 
+/**
+ * copy_huge_pmd for `n` huge PMDs in a row of one PMD table (scratch[i]: the
+ * PFN entry i maps): per entry, in order, the page table to deposit for the
+ * child's PMD (pte_alloc_one) and then the child's mapping (get_page +
+ * page_dup_rmap of the THP; the huge zero page: get_huge_zero_page), as `n`
+ * copy_huge_pmd calls preceded by their pgtable_alloc would do them.
+ * scratch[i] becomes the table deposited for entry i. Returns how many were
+ * copied: fewer than `n` only when no frame was left for a table (-ERR_NOMEM
+ * set as the last error; the entries before it are copied).
+ */
+export function copy_huge_pmd_batch(n: u32, mm: u32): i32 {
+  for (let i: u32 = 0; i < n; i++) {
+    const table = pte_alloc_one();
+    if (table == NIL) { set_error(ERR_NOMEM); return i32(i); }
+    const pfn = scratch(i);
+    if (pfn == load<u32>(G_HUGE_ZERO_PFN)) get_huge_zero_page();
+    else copy_huge_pmd(pfn, mm);
+    set_scratch(i, table);
+  }
+  return i32(n);
+}
+
+/**
+ * zap_huge_pmd for `n` huge PMDs, already cleared by the host (scratch[2i]:
+ * the PFN entry i mapped, scratch[2i+1]: its deposited table, or NIL): per
+ * entry, in order, the deposited table is freed (pte_free) and then the
+ * mapping removed (page_remove_rmap + put_page; the huge zero page:
+ * put_huge_zero_page).
+ */
+export function zap_huge_pmd_batch(n: u32, mm: u32): void {
+  for (let i: u32 = 0; i < n; i++) {
+    const pfn = scratch(i << 1), table = scratch((i << 1) + 1);
+    if (table != NIL) pte_free(table);
+    if (pfn == load<u32>(G_HUGE_ZERO_PFN)) put_huge_zero_page();
+    else zap_huge_pmd(pfn, mm);
+  }
+}
+
 /** __split_huge_pmd_locked for a THP PMD of `mm` (the host rewrites the entries). */
 export function split_huge_pmd(pfn: u32, mm: u32): void {
   split_huge_pmd_rmap(pfn_to_page(pfn), mm);
@@ -198,6 +273,33 @@ export function wp_page_reuse(pfn: u32): i32 {
   } // without the owner slots (reuse_swap_page) a page of a large folio is never reused
   if (reuse && IS_ENABLED(CONFIG_ANON_EXCLUSIVE)) set_bit(page, PG_anon_exclusive);
   return reuse ? 1 : 0;
+}
+
+/**
+ * do_wp_page for `n` write faults in a row on read-only PTEs of one table
+ * (scratch[i]: the PFN PTE i maps; consecutive PTEs from `vpn`, faulted in
+ * ascending order): per fault, in order, the reuse decision
+ * (wp_page_reuse) and, when the page must be copied, wp_page_copy's page
+ * half: a new page (do_anonymous_page at vpn + i), then the old mapping's
+ * page_remove_rmap + put_page (zap_pte_batch of that one PFN), exactly as
+ * the faults one by one would. scratch[n + i] becomes the PFN PTE i maps
+ * now: the old one when it was reused, else the copy. Returns how many
+ * faults were handled: fewer than `n` only when memory ran out for a copy
+ * (-ERR_NOMEM set as the last error).
+ */
+export function do_wp_page_batch(n: u32, mm: u32, av: u32, vpn: f64): i32 {
+  for (let i: u32 = 0; i < n; i++) {
+    const old = scratch(i);
+    if (wp_page_reuse(old)) { set_scratch(n + i, old); continue; }
+    const pfn = do_anonymous_page(mm, av, vpn + f64(i));
+    if (pfn < 0) return i32(i);
+    set_scratch(n + i, u32(pfn));
+    // zap_pte_batch of one PFN: a single page is never a batch
+    const page = pfn_to_page(old);
+    page_remove_rmap(page, false, mm);
+    put_page(page);
+  }
+  return i32(n);
 }
 
 /**

@@ -1,12 +1,24 @@
-// thpemu benchmark: fault (4 KiB, THP, mTHP), fork, split and
-// transhuge-stress throughput of the emulator, plus the number of JS ->
-// WebAssembly calls per 4 KiB fault and per mTHP fault, the per-scheme rmap
-// table and the per-scheme table of PTE-mapped 64 KiB folios. This file runs
-// them; harness.mjs holds the timing, tinybench, rounds and printing; one
-// module per family: faults.mjs, fork.mjs, splits.mjs, transhuge-stress.mjs,
-// calls.mjs, schemes.mjs, mthp.mjs (the mTHP knobs, calls and summary),
-// schemes-mthp.mjs (internals.mjs: what the bench uses beyond
-// dist/index.js's exports).
+// thpemu benchmark: fault (4 KiB, THP, mTHP), fork (against mapped size,
+// PMD- and PTE-mapped), split, transhuge-stress and dump-to-a-file
+// throughput of the emulator, the COW storm against the real kernel, the
+// number of JS -> WebAssembly calls per 4 KiB fault and per mTHP fault, the
+// targets table, the per-scheme rmap table and the per-scheme table of
+// PTE-mapped 64 KiB folios. This file runs them; harness.mjs holds the
+// timing, tinybench, rounds, printing and the TARGETS; one module per
+// family: faults.mjs, fork.mjs, splits.mjs, transhuge-stress.mjs, dump.mjs,
+// cow.mjs, calls.mjs, schemes.mjs, mthp.mjs (the mTHP knobs, calls and
+// summary), schemes-mthp.mjs (internals.mjs: what the bench uses beyond
+// dist/index.js's exports). ab-observations.mjs is the before/after check
+// that a speed-up left every observation byte-identical; cpuprofile-top.mjs
+// prints a --cpu-prof profile's top self-time functions.
+//
+// The targets table (after the throughput tables): one row per target of
+// harness.mjs TARGETS, with this run's rate (the median batch; in a
+// before/after run this build's best batch), the goal and met / NOT MET
+// ("not run" when BENCH_ONLY left the case out). The COW storm's rows
+// divide the emulator's time (with and without Machine.create's start-up)
+// by the real kernel's, measured in the same run by the kernel runner when
+// this host can (root, /proc/kpagecount; BENCH_NO_KERNEL=1 skips it).
 //
 //   npm run bench                      (builds first; runs with --expose-gc)
 //   BENCH_TIME=3000 npm run bench      (per-case time budget in ms, default 1500)
@@ -56,8 +68,8 @@
 // cases batch by batch (score: the best batch), the scheme micro-ops in
 // rounds of ≥ 10 ms. Printed per metric: this build, the baseline and the
 // ratio this/baseline of the times per unit (< 1 = this build faster), and at
-// the end the geometric mean of those ratios. The targets are not judged
-// there (run without a baseline for them). A baseline from before mTHP runs
+// the end the geometric mean of those ratios. The targets table judges this
+// build's best batches. A baseline from before mTHP runs
 // everything else; the mTHP cases run on this build alone (its rows say
 // "skipped" for the baseline, outside the means). BENCH_ONLY, BENCH_TIME and
 // BENCH_KERNEL apply to both builds. `--baseline .` (an A/A run) shows how
@@ -68,13 +80,14 @@
 // exit 2).
 import {
   GiB, TIME, KERNEL, MEMORY, ONLY, TARGETS, THIS_DIR, hasGc, gc, now,
-  loadBuild, runCases, compareCases, Ratios, fmtRate,
+  loadBuild, runCases, compareCases, Ratios, fmtRate, fmtRatio, fmtBytesRate, printTable,
 } from "./harness.mjs";
 import * as mthp from "./mthp.mjs";
 import { scalingSection } from "./scaling.mjs";
+import { cowSection } from "./cow.mjs";
 
 /** The families of throughput cases, in bench order (each exports `cases`: factories of a build's case). */
-const CASE_MODULES = ["./faults.mjs", "./fork.mjs", "./splits.mjs", "./transhuge-stress.mjs"];
+const CASE_MODULES = ["./faults.mjs", "./fork.mjs", "./splits.mjs", "./transhuge-stress.mjs", "./dump.mjs"];
 
 /**
  * A build with its own instances of the family modules: this build gets the
@@ -182,7 +195,16 @@ async function main(builds) {
   const thisCases = sets.map(([c]) => c);
   if (Array.isArray(mthpCalls[0])) mthp.printSummary(thisCases, mthpCalls[0], compare ? mthpCalls[1] : undefined);
 
-  if (!compare) printTargets(thisCases, calls[0], Array.isArray(mthpCalls[0]) ? mthpCalls[0] : undefined);
+  let cow;
+  if (!ONLY || "cow storm".includes(ONLY)) {
+    gc();
+    try {
+      cow = await cowSection(sides, ratios);
+    } catch (err) {
+      console.log(`COW storm failed: ${err?.stack ?? err}`);
+    }
+  }
+  printTargets(thisCases, calls[0], Array.isArray(mthpCalls[0]) ? mthpCalls[0] : undefined, cow, compare);
   gc();
   await schemeTables();
   gc();
@@ -190,22 +212,48 @@ async function main(builds) {
   done();
 }
 
-function printTargets(cases, calls, mthpCalls) {
-  const rate = (id) => cases.find((c) => c.id === id)?.rate;
-  const f4 = rate("fault4k"), fthp = rate("faultThp");
-  const worstCalls = calls.length ? Math.max(...calls.map((c) => c.perFault)) : undefined;
-  const steadyCalls = calls.length ? calls[1].perFault : undefined;
-  const verdict = (x, ok) => (x === undefined ? "not run" : ok ? "met" : "NOT MET");
-  console.log("Targets:");
-  console.log(`  4 KiB faults/s  ≥ ${fmtRate(TARGETS.fault4k)}: ${fmtRate(f4)} (fresh region) / ` +
-    `${fmtRate(rate("fault4kSteady"))} (tables present) / ${fmtRate(rate("fault4kPerPage"))} (touch per page) -> ` +
-    `${verdict(f4, f4 >= TARGETS.fault4k)}`);
-  console.log(`  THP faults/s    ≥ ${fmtRate(TARGETS.faultThp)}: ${fmtRate(fthp)} -> ${verdict(fthp, fthp >= TARGETS.faultThp)}`);
-  console.log(`  calls per fault ≤ ${TARGETS.callsPerFault}: ${steadyCalls?.toFixed(3)} steady state (1 touch()/range), ` +
-    `${worstCalls?.toFixed(3)} worst mode (1 touch()/page, tables allocated) -> ` +
-    `${verdict(worstCalls, worstCalls <= TARGETS.callsPerFault)}`);
-  if (mthpCalls) mthp.printTargets(cases, mthpCalls, verdict);
-  else console.log("  mTHP: not run (no mTHP in this build or kernel profile)");
+/**
+ * The targets table: each target's rate in this run (a one-build run: the
+ * median batch; a before/after run: this build's best batch), the target,
+ * met / NOT MET ("not run": the case was not selected).
+ */
+function printTargets(cases, calls, mthpCalls, cow, compare) {
+  const byId = (id) => cases.find((c) => c.id === id);
+  const rate = (id) => byId(id)?.rate;
+  const rows = [];
+  const row = (what, value, target, ok, shown = fmtRate(value)) => rows.push({
+    target: what, "this run": value === undefined ? "-" : shown, goal: target,
+    status: value === undefined ? "not run" : ok ? "met" : "NOT MET",
+  });
+  const atLeast = (what, id, target, unit = "/s") => {
+    const r = rate(id);
+    row(what, r, `≥ ${fmtRate(target)}${unit}`, r >= target, `${fmtRate(r)}${unit}`);
+  };
+  atLeast("4 KiB faults (fresh region, 1 touch()/256 MiB)", "fault4k", TARGETS.fault4k);
+  atLeast("4 KiB faults (1 touch() per page)", "fault4kPerPage", TARGETS.fault4kPerPage);
+  atLeast("THP faults", "faultThp", TARGETS.faultThp);
+  atLeast("64 KiB mTHP faults", "faultMthp64k", TARGETS.faultMthp64k);
+  const worst = calls?.length ? Math.max(...calls.map((c) => c.perFault)) : undefined;
+  row("JS -> WASM calls per 4 KiB fault (worst mode)", worst, `≤ ${TARGETS.callsPerFault}`, worst <= TARGETS.callsPerFault, worst?.toFixed(3));
+  const worstM = mthpCalls?.length ? Math.max(...mthpCalls.map((c) => c.perFault)) : undefined;
+  row("JS -> WASM calls per mTHP fault (worst size)", worstM, `≤ ${TARGETS.callsPerMthpFault}`, worstM <= TARGETS.callsPerMthpFault, worstM?.toFixed(3));
+  const f4k = byId("fault4k");
+  const base4k = f4k?.rate === undefined ? undefined : f4k.rate * f4k.per;
+  for (const kb of mthp.MTHP_KB) {
+    const c = byId(`faultMthp${kb}k`);
+    const x = c?.rate === undefined || base4k === undefined ? undefined : (c.rate * c.per) / base4k;
+    row(`${kb} KiB mTHP bytes/s against 4 KiB faults' (${fmtBytesRate(base4k)})`, x, `≥ ×${TARGETS.mthpBytesVs4k}`,
+      x >= TARGETS.mthpBytesVs4k, `${fmtBytesRate(c?.rate * c?.per)} = ${fmtRatio(x, 1)}`);
+  }
+  atLeast("PMD splits through mprotect", "splitMprotect", TARGETS.splitMprotect);
+  atLeast("fork+exit, 1 GiB PMD-mapped", "fork", TARGETS.fork1g);
+  atLeast("dump page records to a file", "dump", TARGETS.dump);
+  const k = cow?.kernel;
+  const rw = k === undefined ? undefined : cow.withStartup / k, ro = k === undefined ? undefined : cow.withoutStartup / k;
+  row("COW storm time ÷ the kernel's (with start-up)", rw, `≤ ${TARGETS.cowVsKernel}`, rw <= TARGETS.cowVsKernel, rw?.toFixed(3));
+  row("COW storm time ÷ the kernel's (without start-up)", ro, `≤ ${TARGETS.cowVsKernel}`, ro <= TARGETS.cowVsKernel, ro?.toFixed(3));
+  console.log(`Targets (this build; rates: ${compare ? "its best batch in the before/after run" : "the median batch"}):`);
+  printTable(rows);
 }
 
 let builds;

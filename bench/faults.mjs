@@ -66,7 +66,7 @@ export function case4kFaultsSteady(lib) {
 
 /** 1c. 4 KiB faults, one touch() call per page (the per-call API overhead included). */
 export const case4kFaultsPerPage = (lib) => freshRegionCase(lib, "fault4kPerPage", "4 KiB faults (1 touch() per page)", {
-  unit: "fault", size: 64 * MiB, per: PAGE, target: TARGETS.fault4k, advice: "nothp",
+  unit: "fault", size: 64 * MiB, per: PAGE, target: TARGETS.fault4kPerPage, advice: "nothp",
   fault(m, r, size) { for (let off = 0; off < size; off += PAGE) m.touch("p", r, off, PAGE, "write"); },
 });
 

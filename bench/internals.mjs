@@ -19,6 +19,10 @@
 //                       core.scratchSet(i, v), on a core without scratchIndex)
 //   core.resetCosts()   zeroes the rmap cost counters that Machine.costs()
 //                       reads (schemes-mthp.mjs's counting pass)
+// cow.mjs imports dist/kernel/runner.js (hostCanServe, runOnKernel) and
+// dist/scenario/parse.js (parseScenario, normalizeOp) of this checkout to
+// time the COW storm on the real kernel; without them it says why and goes on.
+// dump.mjs uses the package's recordJson when the build exports it.
 // The throughput cases (faults, fork, splits, transhuge-stress) time only the
 // public Machine API (create, spawn, mmap, touch, munmap, madvise, mprotect,
 // fork, exit, shrink; inspect for the mTHP cases' untimed folio-order check).

@@ -4,7 +4,7 @@
 // 4 KiB faults', calls per fault) with its targets. The timed fault cases
 // are faults.mjs's (case 5), the per-scheme 64 KiB table schemes-mthp.mjs's.
 import {
-  KiB, MiB, PAGE, KERNEL, TARGETS, gc, newMachine, printTable, fmtRate, fmtRatio, fmtBytesRate,
+  KiB, MiB, PAGE, KERNEL, gc, newMachine, printTable, fmtRate, fmtRatio, fmtBytesRate,
 } from "./harness.mjs";
 import { instrument, measureCalls } from "./calls.mjs";
 
@@ -98,24 +98,4 @@ export function printSummary(cases, calls, baseCalls) {
       breakdown: n ? n.breakdown.map(([name, k]) => `${name}×${k}`).join(" ") : "",
     };
   }));
-}
-
-/** The mTHP lines of the targets (one-build run). */
-export function printTargets(cases, calls, verdict) {
-  const byId = (id) => cases.find((c) => c.id === id);
-  const f4k = byId("fault4k");
-  const base4k = f4k?.rate === undefined ? undefined : f4k.rate * f4k.per;
-  const f64 = byId("faultMthp64k")?.rate;
-  console.log(`  64 KiB mTHP faults/s ≥ ${fmtRate(TARGETS.faultMthp64k)}: ${fmtRate(f64)} -> ` +
-    `${verdict(f64, f64 >= TARGETS.faultMthp64k)}`);
-  const worst = calls.length ? Math.max(...calls.map((c) => c.perFault)) : undefined;
-  console.log(`  calls per mTHP fault ≤ ${TARGETS.callsPerMthpFault}: ` +
-    `${calls.map((c) => `${c.perFault.toFixed(3)} (${c.kb} KiB)`).join(", ") || "-"} -> ` +
-    `${verdict(worst, worst <= TARGETS.callsPerMthpFault)}`);
-  for (const kb of MTHP_KB) {
-    const c = byId(`faultMthp${kb}k`);
-    const x = c?.rate === undefined || base4k === undefined ? undefined : (c.rate * c.per) / base4k;
-    console.log(`  ${`${kb} KiB`.padEnd(9)}mTHP bytes/s ≥ ${TARGETS.mthpBytesVs4k}× 4 KiB faults' (${fmtBytesRate(base4k)}): ` +
-      `${fmtBytesRate(c?.rate * c?.per)} = ${fmtRatio(x, 1)} -> ${verdict(x, x >= TARGETS.mthpBytesVs4k)}`);
-  }
 }

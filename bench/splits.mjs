@@ -1,6 +1,6 @@
 // PMD split throughput: one 4 KiB operation in each 2 MiB of a fully touched
 // 1 GiB THP region, through mprotect or MADV_DONTNEED.
-import { GiB, PAGE, HPAGE, now, fresh, newMachine } from "./harness.mjs";
+import { GiB, PAGE, HPAGE, TARGETS, now, fresh, newMachine } from "./harness.mjs";
 import { vmstat } from "./internals.mjs";
 
 /**
@@ -40,6 +40,7 @@ function splitCase(lib, { split, ...info }) {
 export const caseSplits = (lib) => splitCase(lib, {
   id: "splitMprotect",
   name: "PMD splits (mprotect 4 KiB per 2 MiB)",
+  target: TARGETS.splitMprotect,
   split(m, r, off) { m.mprotect("p", r, off + HPAGE / 2, PAGE, "r"); },
 });
 

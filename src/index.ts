@@ -14,6 +14,7 @@ export { stress, stressRun, stressLines, shrinkStressFailure, leakCheck } from "
 export type { StressOptions, RunResult, StressFailure, FailureKind, ShrunkFailure } from "./scenario/stress.js";
 export type { Op } from "./scenario/parse.js";
 export type { ObservationRecord, PageRecord, RegionRecord, InspectRecord } from "./scenario/records.js";
+export { recordJson } from "./scenario/records.js";
 export { PROFILES, KERNELS } from "./profiles.js";
 export type { KernelName, Profile } from "./profiles.js";
 export { decodeEntry, entryHex } from "./pgtable/x86_64.js";

@@ -12,7 +12,7 @@ import type { Kernel, Mm, Process, Region, Vma } from "./mm/types.js";
 import { VM_READ, VM_WRITE, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_ACCOUNT } from "./mm/types.js";
 import { UserError, OomError, InternalError, BadPageError } from "./errors.js";
 import { findVma } from "./mm/vma.js";
-import { handleMmFault } from "./mm/fault.js";
+import { accessRange } from "./mm/fault.js";
 import { dupMm } from "./mm/fork.js";
 import { munmap as doMunmap, exitMmap } from "./mm/unmap.js";
 import { mprotect as doMprotect, type Prot } from "./mm/mprotect.js";
@@ -172,26 +172,44 @@ export class Machine {
    * so a failed operation changes nothing.
    */
   private transact<T>(bound: number, fn: () => T, tables = bound): T {
-    const core = this.k.core;
-    const snap = core.mayRunOut(bound, tables) ? this.snapshot() : undefined;
-    // the emulator's own limit, not the emulated kernel's: the whole operation fails (no fault falls back because of it)
-    const wasmOom = () => new OomError(`out of memory: the emulator's WebAssembly memory (${core.memoryLimitBytes / 1024 ** 2} MiB, ` +
-      `holding the struct pages and page tables) is exhausted`);
+    const snap = this.begin(bound, tables);
     try {
       const out = fn();
-      if (core.memoryExhausted) {
-        if (!snap) throw new InternalError(`internal error: ${wasmOom().message}, and no snapshot was taken to roll back`);
-        throw wasmOom();
-      }
-      this.k.core.checkBadPage();
+      this.commit(snap);
       return out;
     } catch (err) {
-      const exhausted = core.memoryExhausted; // (set only when this operation fails)
-      core.clearMemoryExhausted();
-      if (snap) this.restore(snap);
-      if (exhausted && err instanceof OomError) throw wasmOom(); // say which memory ran out
-      throw coreTrap(err) ?? err; // a trap in the core is an emulator bug: InternalError
+      this.abort(snap, err);
     }
+  }
+
+  /** An operation starts: a snapshot to roll back to when it may run out of frames (`bound`) or WebAssembly memory (`tables`). */
+  private begin(bound: number, tables: number): Snapshot | undefined {
+    return this.k.core.mayRunOut(bound, tables) ? this.snapshot() : undefined;
+  }
+
+  /** The operation ended: fail it if the emulator's memory ran out on the way, or the core reported a bad page. */
+  private commit(snap: Snapshot | undefined): void {
+    if (this.k.core.memoryExhausted) {
+      if (!snap) throw new InternalError(`internal error: ${this.wasmOom().message}, and no snapshot was taken to roll back`);
+      throw this.wasmOom();
+    }
+    this.k.core.checkBadPage();
+  }
+
+  /** The operation failed: roll back, and say which memory ran out or turn a core trap into an InternalError. */
+  private abort(snap: Snapshot | undefined, err: unknown): never {
+    const core = this.k.core;
+    const exhausted = core.memoryExhausted; // (set only when this operation fails)
+    core.clearMemoryExhausted();
+    if (snap) this.restore(snap);
+    if (exhausted && err instanceof OomError) throw this.wasmOom(); // say which memory ran out
+    throw coreTrap(err) ?? err; // a trap in the core is an emulator bug: InternalError
+  }
+
+  /** The emulator's own limit, not the emulated kernel's: the whole operation fails (no fault falls back because of it). */
+  private wasmOom(): OomError {
+    return new OomError(`out of memory: the emulator's WebAssembly memory (${this.k.core.memoryLimitBytes / 1024 ** 2} MiB, ` +
+      `holding the struct pages and page tables) is exhausted`);
   }
 
   /** Run a read-only `fn`; a trap in the core becomes an InternalError. */
@@ -247,38 +265,36 @@ export class Machine {
   /** `touch P R OFF LEN [write|read]`: access every page of the range, ascending. */
   touch(proc: string, region: string, off: number, len: number, mode: "read" | "write" = "write"): void {
     const p = this.live(proc);
-    const { start, end } = this.range(p, region, off, len);
+    const r = this.region(p, region);
+    // the checks of range(), without its result object (touch is the per-page API: one call per access)
+    if (!Number.isSafeInteger(off) || off % PAGE_SIZE !== 0 || !Number.isSafeInteger(len) || len % PAGE_SIZE !== 0 ||
+      off < 0 || len < 0 || off + len > r.size) {
+      this.range(p, region, off, len); // throws the UserError that says which
+    }
     if (mode !== "write" && mode !== "read") throw new UserError(`unknown access mode '${shown(mode)}' (write or read)`);
+    const start = r.start + off, end = start + len;
     const write = mode === "write";
     // Every page must be accessible before anything happens (the kernel would SIGSEGV).
     const mm = p.mm;
+    const need = write ? VM_WRITE : VM_READ;
     for (let a = start; a < end;) {
       const v = findVma(mm, a);
-      const need = write ? VM_WRITE : VM_READ;
       if (!v) throw new UserError(`access error: ${proc} ${region} offset ${hex(a - start + off)} is not mapped`);
       if ((v.flags & need) === 0) {
         throw new UserError(`access error: ${mode} of ${proc} ${region} offset ${hex(a - start + off)} (protection ${protName(v.flags)})`);
       }
       a = Math.min(end, v.end);
     }
-    const pages = (end - start) / PAGE_SIZE;
+    const pages = len / PAGE_SIZE;
     const tables = 4 * Math.ceil(pages / 512) + 4; // PTE tables and their deposits, PMD/PUD tables on the way
-    this.transact(pages + tables + 1100, () => {
-      const pt = this.k.pt;
-      const core = this.k.core;
-      // a write stores a non-zero byte: the page's content is no longer zero
-      const written = write ? (pfn: number, n: number) => core.setNonzeroRun(pfn, n) : undefined;
-      let vma: Vma | undefined;
-      for (let a = start; a < end;) {
-        // the MMU: the pages up to the next fault (or the block's end) need no fault at all
-        const n = pt.accessRun(mm, a, Math.min(end, (Math.floor(a / PMD_SIZE) + 1) * PMD_SIZE), write, written);
-        if (n > 0) { a += n * PAGE_SIZE; continue; }
-        if (!vma || a >= vma.end || a < vma.start) vma = findVma(mm, a)!;
-        const pfn = handleMmFault(this.k, mm, vma, a, write);
-        if (written) written(pfn, 1);
-        a += PAGE_SIZE;
-      }
-    }, tables);
+    // transact() without its closure (touch is the per-page API): the same rollback rule
+    const snap = this.begin(pages + tables + 1100, tables);
+    try {
+      accessRange(this.k, mm, start, end, write);
+      this.commit(snap);
+    } catch (err) {
+      this.abort(snap, err);
+    }
   }
 
   /** `fork P Q`: Q becomes P's child with a copy of its address space. */

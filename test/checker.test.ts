@@ -129,4 +129,24 @@ describe("the invariant checker", () => {
     const head = pfnOf("P", "dm", 0);
     expectCaught(() => addField(head + 1, "PAGE_LARGE_MAPCOUNT", 1), /_large_mapcount/);
   });
+  it("catches a VMA list left unmerged or overlapping (mprotect merges only around its range)", () => {
+    const vmaOf = (proc: string, region: string) => {
+      const p = m.procs.get(proc)!;
+      const start = p.regions.get(region)!.start;
+      return { vmas: p.mm.vmas, i: p.mm.vmas.findIndex((v) => v.start === start) };
+    };
+    expectCaught(() => {
+      // P's small region cut in two pieces vma_merge would join again
+      const { vmas, i } = vmaOf("P", "small");
+      const v = vmas[i];
+      vmas.splice(i + 1, 0, { ...v, start: v.start + PAGE });
+      v.end = v.start + PAGE;
+    }, /P: unmerged mergeable VMAs/);
+    expectCaught(() => {
+      // P's small region grown into the next VMA up (the one mapped before it)
+      const { vmas, i } = vmaOf("P", "small");
+      expect(vmas[i + 1]).toBeDefined();
+      vmas[i].end = vmas[i + 1].start + PAGE;
+    }, /P: VMAs out of order or overlapping/);
+  });
 });

@@ -10,6 +10,7 @@
 import type { Kernel, Process } from "../mm/types.js";
 import { reverseWalk, type Mappings } from "./walk.js";
 import { checkFolios, mappedHeads } from "./folios.js";
+import { vmasMergeable } from "../mm/vma.js";
 
 
 /** Every violation found (at most 50), or [] when the machine is consistent. */
@@ -22,7 +23,25 @@ export function checkInvariants(k: Kernel, procs: Iterable<Process>): string[] {
   checkFolios(k, w, heads, say);
   checkCow(k, w, say);
   checkFrames(k, w, heads, say);
+  checkVmas(live, say);
   return bad;
+}
+
+/**
+ * Every VMA list is sorted, disjoint and merged: no two neighbours that
+ * vma_merge would join (mprotect merges only around the range it changed,
+ * which relies on this).
+ */
+function checkVmas(live: Process[], say: (s: string) => void): void {
+  for (const p of live) {
+    const v = p.mm.vmas;
+    for (let i = 0; i < v.length; i++) {
+      if (v[i].start >= v[i].end) say(`${p.name}: empty VMA [0x${v[i].start.toString(16)}, 0x${v[i].end.toString(16)})`);
+      if (i === 0) continue;
+      if (v[i - 1].end > v[i].start) say(`${p.name}: VMAs out of order or overlapping at 0x${v[i].start.toString(16)}`);
+      if (vmasMergeable(v[i - 1], v[i])) say(`${p.name}: unmerged mergeable VMAs at 0x${v[i].start.toString(16)}`);
+    }
+  }
 }
 
 /**

@@ -6,7 +6,7 @@ import { Machine, UserError } from "../machine.js";
 import type { SchemeName } from "../profiles.js";
 import { parseScenario, ScenarioError, type Op } from "../scenario/parse.js";
 import { runOps, InvariantError } from "../scenario/run.js";
-import type { ObservationRecord } from "../scenario/records.js";
+import { recordJson, type ObservationRecord } from "../scenario/records.js";
 import type * as Table from "../scenario/table.js";
 import type { statsRecord } from "../scenario/compare.js";
 import { Sink, readScenario, shorten, writeLine, type CliIO } from "./io.js";
@@ -44,7 +44,13 @@ interface RunWriter {
 /** `--format jsonl`: one JSON record per line (a rejected operation's too). */
 function jsonlWriter(out: Sink): RunWriter {
   return {
-    op: (_op, recs) => out.lines(recs.map((r) => JSON.stringify(r))),
+    // one line at a time (a dump's records are never all held as text at once)
+    async op(_op, recs) {
+      for (const r of recs) {
+        const p = out.line(recordJson(r));
+        if (p) await p;
+      }
+    },
     end: async () => {},
     stats: async (st) => { await out.line(JSON.stringify(st)); },
   };

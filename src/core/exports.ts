@@ -14,8 +14,8 @@ export const CORE_FUNCTIONS = {
   page_mapcount: 1, total_mapcount: 1, folio_mapcount: 1, compound_mapcount: 1, page_mapcount_batch: 1,
   head_pfn: 1, compound_order: 1,
   // faults, COW, fork, zap (mm/memory.c, mm/huge_memory.c)
-  do_anonymous_page: 3, do_anonymous_folio: 4, do_huge_pmd_anonymous_page: 3, alloc_thp_pmd_mapped: 4, do_huge_pmd_wp_page_fallback: 4,
-  wp_page_reuse: 1, wp_huge_pmd_reuse: 1, zap_pte_batch: 2, dup_pte_batch: 2, zap_huge_pmd: 2, copy_huge_pmd: 2,
+  do_anonymous_page: 3, do_anonymous_pages: 4, do_anonymous_folio: 4, do_anonymous_folios: 5, do_huge_pmd_anonymous_page: 3, alloc_thp_pmd_mapped: 4, do_huge_pmd_wp_page_fallback: 4,
+  wp_page_reuse: 1, do_wp_page_batch: 4, wp_huge_pmd_reuse: 1, zap_pte_batch: 2, dup_pte_batch: 2, zap_huge_pmd: 2, copy_huge_pmd: 2, copy_huge_pmd_batch: 2, zap_huge_pmd_batch: 2,
   split_huge_pmd: 2,
   // THP: split, deferred split queue, huge zero page
   split_huge_page: 1, thp_is_queued: 1, deferred_split_folio: 2, deferred_split_dequeue: 1,
@@ -32,7 +32,8 @@ type Fn<N extends number> =
   N extends 1 ? (a: number) => number :
   N extends 2 ? (a: number, b: number) => number :
   N extends 3 ? (a: number, b: number, c: number) => number :
-  (a: number, b: number, c: number, d: number) => number;
+  N extends 4 ? (a: number, b: number, c: number, d: number) => number :
+  (a: number, b: number, c: number, d: number, e: number) => number;
 
 /** The core's functions, typed by arity. */
 export type CoreFunctions = { readonly [K in CoreFunctionName]: Fn<(typeof CORE_FUNCTIONS)[K]> };

@@ -5,8 +5,8 @@
 import type { Kernel, Mm, Vma } from "./types.js";
 import { VM_HUGEPAGE, VM_NOHUGEPAGE } from "./types.js";
 import { OomError } from "../errors.js";
-import { PAGE_SIZE, PMD_SIZE, _PAGE_PSE, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_SPECIAL, mkLo, mkHi } from "../pgtable/x86_64.js";
-import { anonVmaPrepare, anonEntryFlags, vmaPageProt } from "./vma.js";
+import { PAGE_SIZE, PMD_SIZE, _PAGE_PSE, _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_SPECIAL, _PAGE_PRESENT, mkLo, mkHi } from "../pgtable/x86_64.js";
+import { anonVmaPrepare, anonEntryFlags, vmaPageProt, findVma } from "./vma.js";
 import { splitHugePmd, queueNewThp } from "./huge_memory.js";
 import { pmdThpAllowed, mthpOrdersAllowed, type ThpKnobs } from "../knobs.js";
 
@@ -21,41 +21,83 @@ export function thpFaultAllowed(k: Kernel, vma: Vma, blk: number): boolean {
 }
 
 /**
- * handle_mm_fault for an access the MMU refused (not present, or a write to
- * a read-only entry) in an accessible anonymous VMA. Returns the PFN now
- * mapped at `addr`.
+ * A user access to every page of [start, end) in ascending order (the CPU
+ * running `touch`): per 2 MiB block the MMU walks PGD -> PMD once
+ * (pmdOffset) and keeps the PMD slot; the pages that translate go by in
+ * runs (PageTables.accessRun), and each page that faults goes to
+ * handleMmFault, which tells how many pages from it are now mapped and
+ * accessed, so those are not walked again. Every page must lie in a VMA
+ * that allows the access (the caller checked).
  */
-export function handleMmFault(k: Kernel, mm: Mm, vma: Vma, addr: number, write: boolean): number {
+export function accessRange(k: Kernel, mm: Mm, start: number, end: number, write: boolean): void {
+  const pt = k.pt;
+  let vma: Vma | undefined;
+  for (let a = start; a < end;) {
+    const blk = Math.floor(a / PMD_SIZE);
+    const bend = Math.min(end, (blk + 1) * PMD_SIZE);
+    let pmd = pt.pmdOffset(mm, blk, false);
+    while (a < bend) {
+      if (pmd >= 0) {
+        const n = pt.accessRun(pmd, a, bend, write);
+        if (n > 0) { a += n * PAGE_SIZE; continue; }
+      } else {
+        pmd = pt.pmdOffset(mm, blk, true); // __pud_alloc, __pmd_alloc
+      }
+      if (vma === undefined || a >= vma.end || a < vma.start) vma = findVma(mm, a)!;
+      a += handleMmFault(k, mm, vma, a, write, pmd, bend) * PAGE_SIZE;
+    }
+  }
+}
+
+/**
+ * handle_mm_fault for an access the MMU refused (not present, or a write to
+ * a read-only entry) at `addr` in an accessible anonymous VMA; `pmd` is the
+ * slot of the PMD entry of its 2 MiB block (the MMU's walk; its tables
+ * exist). The faulting access then completes (a write marks its frame
+ * written). Returns how many pages from `addr` (up to `end`, in the same
+ * block) are now mapped and accessed: 1, or more when one fault mapped more
+ * (a THP or an mTHP folio; a run of order-0 write faults on none PTEs is
+ * handled in one batch, each page its own do_anonymous_page).
+ */
+export function handleMmFault(k: Kernel, mm: Mm, vma: Vma, addr: number, write: boolean, pmd: number, end: number): number {
   const pt = k.pt;
   const blk = Math.floor(addr / PMD_SIZE);
   const idx = (addr % PMD_SIZE) >>> 12;
-  const pmd = pt.pmdOffset(mm, blk, true);
   if (pt.none(pmd)) {
     // "no PTE table exists yet for that 2 MiB": the only place a THP is born.
-    if (thpFaultAllowed(k, vma, blk) && doHugePmdAnonymousPage(k, mm, vma, blk, pmd, write)) return pt.pfn(pmd) + idx;
+    if (thpFaultAllowed(k, vma, blk) && doHugePmdAnonymousPage(k, mm, vma, blk, pmd, write)) {
+      return accessed(k, pt.pfn(pmd) + idx, (end - addr) / PAGE_SIZE, write);
+    }
     pt.populate(pmd, pt.alloc(mm, "PTE")); // __pte_alloc
   } else if (pt.pmdTransHuge(pmd)) {
     if (write && !pt.writable(pmd)) {
-      if (doHugePmdWpPage(k, mm, vma, blk, pmd)) return pt.pfn(pmd) + idx;
+      if (doHugePmdWpPage(k, mm, vma, blk, pmd)) return accessed(k, pt.pfn(pmd) + idx, 1, write);
       // the PMD was split: the write is handled at PTE level below
     } else {
       pt.setBits(pmd, _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0)); // huge_pmd_set_accessed
-      return pt.pfn(pmd) + idx;
+      return accessed(k, pt.pfn(pmd) + idx, 1, write);
     }
   }
-  const pte = pt.pteOffset(pmd, idx);
+  const base = pt.pteTable(pmd);
+  const pte = pt.nth(base, idx);
   if (pt.none(pte)) {
     if (!write && k.profile.readFaultZeroPage) {
       // do_anonymous_page, read: the shared zero page, special and read-only
       const prot = vmaPageProt(vma);
       pt.set(pte, mkLo(k.core.zeroPfn, prot.lo | _PAGE_SPECIAL), mkHi(k.core.zeroPfn, prot.nx));
-      return k.core.zeroPfn;
+      return 1;
     }
-    return doAnonymousPage(k, mm, vma, addr, pmd, pte);
+    return doAnonymousPage(k, mm, vma, addr, base, idx, end, write);
   }
-  if (write && !pt.writable(pte)) return doWpPage(k, mm, vma, addr, pte);
+  if (write && !pt.writable(pte)) return doWpPages(k, mm, vma, addr, base, idx, end);
   pt.setBits(pte, _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0)); // the MMU sets A (and D)
-  return pt.pfn(pte);
+  return accessed(k, pt.pfn(pte), 1, write);
+}
+
+/** The faulting access completes on `n` pages from frame `pfn`: a write stores a non-zero byte. Returns n. */
+function accessed(k: Kernel, pfn: number, n: number, write: boolean): number {
+  if (write) k.core.setNonzeroRun(pfn, n);
+  return n;
 }
 
 /**
@@ -67,11 +109,14 @@ export function handleMmFault(k: Kernel, mm: Mm, vma: Vma, addr: number, write: 
  * block of that order falls back to the next lower one, and at the end to a
  * 4 KiB page. Returns the PFN now mapped at `addr`.
  */
-function doAnonymousPage(k: Kernel, mm: Mm, vma: Vma, addr: number, pmd: number, pte: number): number {
+function doAnonymousPage(k: Kernel, mm: Mm, vma: Vma, addr: number, base: number, idx: number, end: number, write: boolean): number {
   const orders = mthpOrders(k.knobs, vma);
-  if (orders.length === 0) return mapNewAnonPage(k, mm, vma, addr, pte);
+  if (orders.length === 0) return mapNewAnonPages(k, mm, vma, addr, base, idx, end, write);
   const pt = k.pt;
-  const base = pt.pteTable(pmd);
+  if (orders.length === 1 && !k.profile.mthpBesideFull && (write || !k.profile.readFaultZeroPage)) {
+    const n = mapNewAnonFolios(k, mm, vma, addr, base, end, write, orders[0]);
+    if (n > 0) return n;
+  }
   const fallback = -k.core.errorCode("FALLBACK");
   for (let j = 0; j < orders.length; j++) {
     const order = orders[j];
@@ -87,9 +132,49 @@ function doAnonymousPage(k: Kernel, mm: Mm, vma: Vma, addr: number, pmd: number,
     if (head < 0) throw new OomError("out of memory");
     const prot = vmaPageProt(vma);
     pt.setPtes(base, from, 1 << order, head, anonEntryFlags(vma), prot.nx);
-    return head + (addr - start) / PAGE_SIZE;
+    // the access goes on over the rest of the new folio (its PTEs are young and dirty)
+    const first = (addr - start) / PAGE_SIZE;
+    return accessed(k, head + first, Math.min(1 << order, (end - start) / PAGE_SIZE) - first, write);
   }
-  return mapNewAnonPage(k, mm, vma, addr, pte);
+  return mapNewAnonPage(k, mm, vma, addr, pt.nth(base, idx), write);
+}
+
+/**
+ * do_anonymous_page with alloc_anon_folio when one mTHP order is allowed
+ * (and no build quirk): the faults of an access that runs on over none
+ * PTEs, one per aligned range of that order, each taking the same branch
+ * (its range in the VMA, every PTE none), go to the core in one call
+ * (do_anonymous_folios: per fault, in order, do_anonymous_folio), then
+ * their PTEs are written (set_ptes). A fault whose folio could not be had
+ * goes on down the fallback chain (a 4 KiB page). Returns how many pages
+ * from `addr` were mapped and accessed, or 0 when the first fault's range
+ * does not qualify (the caller's general rule handles it).
+ */
+function mapNewAnonFolios(k: Kernel, mm: Mm, vma: Vma, addr: number, base: number, end: number, write: boolean, order: number): number {
+  const pt = k.pt;
+  const core = k.core;
+  const nr = 1 << order, bytes = PAGE_SIZE << order;
+  const start = Math.floor(addr / bytes) * bytes;
+  if (start < vma.start || start + bytes > vma.end || !pt.ptesNone(base, (start % PMD_SIZE) / PAGE_SIZE, nr)) return 0;
+  // the faults that follow: the access reaches each next range's first page, which lies in the VMA with its PTEs none
+  const limit = Math.min(end, vma.end);
+  let n = 1;
+  for (let s = start + bytes; s < limit && s + bytes <= vma.end && pt.ptesNone(base, (s % PMD_SIZE) / PAGE_SIZE, nr); s += bytes) n++;
+  anonVmaPrepare(k, mm, vma);
+  const done = core.e.do_anonymous_folios(n, mm.id, vma.anonVma, start / PAGE_SIZE, order);
+  const flags = anonEntryFlags(vma), nx = vmaPageProt(vma).nx;
+  for (let j = 0; j < done; j++) {
+    const s = start + j * bytes;
+    const head = core.scratchGet(j);
+    pt.setPtes(base, (s % PMD_SIZE) / PAGE_SIZE, nr, head, flags, nx);
+    // the access goes on over the new folio (its PTEs are young and dirty)
+    const a = Math.max(addr, s);
+    if (write) core.setNonzeroRun(head + (a - s) / PAGE_SIZE, (Math.min(s + bytes, end) - a) / PAGE_SIZE);
+  }
+  if (done === n) return (Math.min(start + n * bytes, end) - addr) / PAGE_SIZE;
+  // fault `done` found no free block of that order: the next in its chain is a 4 KiB page
+  const a = done === 0 ? addr : start + done * bytes;
+  return (a - addr) / PAGE_SIZE + mapNewAnonPage(k, mm, vma, a, pt.nth(base, (a % PMD_SIZE) / PAGE_SIZE), write);
 }
 
 /**
@@ -123,31 +208,100 @@ function neighbourFull(k: Kernel, vma: Vma, base: number, start: number, order: 
   return false;
 }
 
-/** do_anonymous_page (write): a new exclusive page, mapped writable and dirty. */
-function mapNewAnonPage(k: Kernel, mm: Mm, vma: Vma, addr: number, pte: number): number {
+/** do_anonymous_page (write): a new exclusive page, mapped writable and dirty. Returns 1 (the pages accessed). */
+function mapNewAnonPage(k: Kernel, mm: Mm, vma: Vma, addr: number, pte: number, write: boolean): number {
   anonVmaPrepare(k, mm, vma);
   const pfn = k.core.e.do_anonymous_page(mm.id, vma.anonVma, Math.floor(addr / 4096));
   if (pfn < 0) throw new OomError("out of memory");
   setAnonPte(k, vma, pte, pfn);
-  return pfn;
+  return accessed(k, pfn, 1, write);
+}
+
+/**
+ * do_anonymous_page for the faults of an access that runs on over none
+ * PTEs (no mTHP order allowed): the access would fault on each of them in
+ * turn, each fault one order-0 page; the core does them all in one call
+ * (do_anonymous_pages: one allocation and page_add_new_anon_rmap per page,
+ * in the same order), then their PTEs are written. Returns how many pages.
+ */
+function mapNewAnonPages(k: Kernel, mm: Mm, vma: Vma, addr: number, base: number, idx: number, end: number, write: boolean): number {
+  // the run stops at the first populated PTE, the end of the access and the end of the VMA
+  const core = k.core;
+  const n = 1 + k.pt.ptesNoneRun(base, idx + 1, idx + (Math.min(end, vma.end) - addr) / PAGE_SIZE);
+  if (n === 1) return mapNewAnonPage(k, mm, vma, addr, k.pt.nth(base, idx), write);
+  anonVmaPrepare(k, mm, vma);
+  const done = core.e.do_anonymous_pages(mm.id, vma.anonVma, Math.floor(addr / 4096), n);
+  k.pt.setPtesFromScratch(base, idx, done, anonEntryFlags(vma), vmaPageProt(vma).nx);
+  if (write) {
+    // each faulting write completes: mark the frames, a run of consecutive PFNs at a time
+    for (let i = 0; i < done;) {
+      const pfn = core.scratchGet(i);
+      let len = 1;
+      while (i + len < done && core.scratchGet(i + len) === pfn + len) len++;
+      core.setNonzeroRun(pfn, len);
+      i += len;
+    }
+  }
+  if (done < n) throw new OomError("out of memory");
+  return n;
 }
 
 function setAnonPte(k: Kernel, vma: Vma, pte: number, pfn: number): void {
-  const prot = vmaPageProt(vma);
-  k.pt.set(pte, mkLo(pfn, anonEntryFlags(vma)), mkHi(pfn, prot.nx));
+  k.pt.set(pte, mkLo(pfn, anonEntryFlags(vma)), mkHi(pfn, vmaPageProt(vma).nx));
+}
+
+/**
+ * do_wp_page for the faults of a write that runs on over read-only PTEs:
+ * the write would fault on each of them in turn; the run (present,
+ * read-only, not the zero page, in this VMA, up to `end`) goes to the core
+ * in one call (do_wp_page_batch: per page, in order, the reuse decision or
+ * wp_page_copy's new page and old mapping's removal), then the PTEs are
+ * written. Returns how many pages.
+ */
+function doWpPages(k: Kernel, mm: Mm, vma: Vma, addr: number, base: number, idx: number, end: number): number {
+  const core = k.core;
+  const pt = k.pt;
+  const max = idx + (Math.min(end, vma.end) - addr) / PAGE_SIZE;
+  let n = 0;
+  for (let i = idx; i < max; i++, n++) {
+    const lo = pt.lo(pt.nth(base, i));
+    if ((lo & (_PAGE_PRESENT | _PAGE_RW | _PAGE_SPECIAL)) !== _PAGE_PRESENT) break;
+  }
+  if (n <= 1 || vma.anonVma === 0) return accessed(k, doWpPage(k, mm, vma, addr, pt.nth(base, idx)), 1, true);
+  for (let i = 0; i < n; i++) core.scratchSet(i, pt.pfn(pt.nth(base, idx + i)));
+  const done = core.e.do_wp_page_batch(n, mm.id, vma.anonVma, Math.floor(addr / PAGE_SIZE));
+  const flags = anonEntryFlags(vma), nx = vmaPageProt(vma).nx;
+  let runPfn = -1, runLen = 0; // the frames written, marked a run of consecutive PFNs at a time
+  for (let i = 0; i < done; i++) {
+    const pte = pt.nth(base, idx + i);
+    const pfn = core.scratchGet(n + i);
+    if (pfn === core.scratchGet(i)) pt.setBits(pte, _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED); // wp_page_reuse
+    else pt.set(pte, mkLo(pfn, flags), mkHi(pfn, nx)); // wp_page_copy
+    if (pfn === runPfn + runLen) { runLen++; continue; }
+    if (runLen > 0) core.setNonzeroRun(runPfn, runLen); // the writes complete
+    runPfn = pfn;
+    runLen = 1;
+  }
+  if (runLen > 0) core.setNonzeroRun(runPfn, runLen);
+  if (done < n) throw new OomError("out of memory");
+  return n;
 }
 
 /** do_wp_page: a write to a read-only PTE of a writable VMA. */
 function doWpPage(k: Kernel, mm: Mm, vma: Vma, addr: number, pte: number): number {
   const core = k.core;
   const old = k.pt.pfn(pte);
-  if (k.pt.pteSpecial(pte)) return mapNewAnonPage(k, mm, vma, addr, pte); // zero page: wp_page_copy from zero
+  if (k.pt.pteSpecial(pte)) { // zero page: wp_page_copy from zero
+    mapNewAnonPage(k, mm, vma, addr, pte, false);
+    return k.pt.pfn(pte);
+  }
   if (core.e.wp_page_reuse(old)) {
     k.pt.setBits(pte, _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED); // wp_page_reuse
     return old;
   }
   // wp_page_copy: new page first, then the old mapping goes
-  const pfn = mapNewAnonPage(k, mm, vma, addr, pte);
+  mapNewAnonPage(k, mm, vma, addr, pte, false);
+  const pfn = k.pt.pfn(pte);
   core.scratchSet(0, old);
   core.e.zap_pte_batch(1, mm.id);
   return pfn;

@@ -5,6 +5,7 @@
 import type { Kernel, Mm, Vma } from "./types.js";
 import { PAGE_SIZE, PMD_SIZE, _PAGE_RW, _PAGE_ACCESSED, entryPfn, pmdTransHuge } from "../pgtable/x86_64.js";
 import { walkPageRange } from "../pgtable/pagewalk.js";
+import { OomError } from "../errors.js";
 import { avcLen } from "./vma.js";
 
 export function dupMm(k: Kernel, parent: Mm): Mm {
@@ -21,25 +22,47 @@ export function dupMm(k: Kernel, parent: Mm): Mm {
   return child;
 }
 
-/** copy_page_range for one VMA: copy_huge_pmd for huge PMDs, copy_pte_range (one batch per table) for the rest. */
+/**
+ * copy_page_range for one VMA: copy_huge_pmd for huge PMDs, copy_pte_range
+ * (one batch per table) for the rest. A run of huge PMDs in one PMD table is
+ * one core call (copy_huge_pmd_batch: per entry its deposit table and its
+ * rmap dup, in the order the entries come), flushed before anything else
+ * allocates.
+ */
 function copyPageRange(k: Kernel, src: Mm, dst: Mm, vma: Vma): void {
   const core = k.core;
   const pt = k.pt;
+  // the pending run of huge PMDs: source slots, and the child's slot of the first (the rest follow it)
+  const run: number[] = [];
+  let runDst = -1, runBlk = -1;
+  const flush = () => {
+    const n = run.length;
+    if (n === 0) return;
+    for (let i = 0; i < n; i++) core.scratchSet(i, entryPfn(pt.lo(run[i]), pt.hi(run[i])));
+    const done = core.e.copy_huge_pmd_batch(n, dst.id);
+    dst.nrTables += done;
+    for (let i = 0; i < done; i++) {
+      // copy_huge_pmd: both PMDs write-protected, the child's also old
+      const spmd = run[i], dpmd = runDst + (i << 1);
+      const lo = pt.lo(spmd), hi = pt.hi(spmd);
+      pt.set(spmd, (lo & ~_PAGE_RW) >>> 0, hi);
+      pt.set(dpmd, (lo & ~_PAGE_RW & ~_PAGE_ACCESSED) >>> 0, hi);
+      k.deposits.set(dpmd, core.scratchGet(i));
+    }
+    run.length = 0;
+    if (done < n) throw new OomError("out of memory allocating a deposited PTE table");
+  };
   walkPageRange(pt, src, vma.start, vma.end, {
     pmdEntry(spmd, blk, s, e) {
-      const dpmd = pt.pmdOffset(dst, blk, true);
-      const lo = pt.lo(spmd), hi = pt.hi(spmd);
-      if (pmdTransHuge(lo)) {
-        // copy_huge_pmd: both PMDs write-protected, the child's also old
-        const table = pt.alloc(dst, "deposited PTE");
-        const pfn = entryPfn(lo, hi);
-        if (pfn === core.hugeZeroPfn) core.e.get_huge_zero_page();
-        else core.e.copy_huge_pmd(pfn, dst.id);
-        pt.set(spmd, (lo & ~_PAGE_RW) >>> 0, hi);
-        pt.set(dpmd, (lo & ~_PAGE_RW & ~_PAGE_ACCESSED) >>> 0, hi);
-        k.deposits.set(dpmd, table);
+      const huge = pmdTransHuge(pt.lo(spmd));
+      // a run is consecutive entries of one PMD table
+      if (run.length > 0 && (!huge || blk !== runBlk + run.length || blk >>> 9 !== runBlk >>> 9)) flush();
+      if (huge) {
+        if (run.length === 0) { runDst = pt.pmdOffset(dst, blk, true); runBlk = blk; }
+        run.push(spmd);
         return true;
       }
+      const dpmd = pt.pmdOffset(dst, blk, true);
       if (pt.none(dpmd)) pt.populate(dpmd, pt.alloc(dst, "PTE"));
       // copy_present_pte: a COW mapping is write-protected on both sides
       const from = (s % PMD_SIZE) / PAGE_SIZE;
@@ -48,4 +71,5 @@ function copyPageRange(k: Kernel, src: Mm, dst: Mm, vma: Vma): void {
       return true;
     },
   });
+  flush();
 }

@@ -4,7 +4,7 @@ import type { Kernel, Mm } from "./types.js";
 import { VM_READ, VM_WRITE, VM_ACCOUNT } from "./types.js";
 import { PMD_SIZE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_CHG_MASK_LO, _HPAGE_CHG_MASK_LO, _PAGE_NX_HI } from "../pgtable/x86_64.js";
 import { walkPageRange } from "../pgtable/pagewalk.js";
-import { findVma, mergeVmas, splitVmaAt, vmasIn, vmaPageProt } from "./vma.js";
+import { findVma, mergeVmasAround, splitVmaAt, vmasIn, vmaPageProt } from "./vma.js";
 import { splitHugePmd } from "./huge_memory.js";
 
 export type Prot = "none" | "r" | "rw";
@@ -28,7 +28,7 @@ export function mprotect(k: Kernel, mm: Mm, start: number, end: number, prot: Pr
     piece.flags = flags;
     changeProtection(k, mm, s, e, flags);
   }
-  mergeVmas(mm);
+  mergeVmasAround(mm, start, end);
 }
 
 /**

@@ -41,6 +41,64 @@ export interface ObserveOptions {
   smaps?: boolean;
 }
 
+/** `x` (an integer) as an int32 when it is one, so that V8 keeps it a small integer. */
+function asInt(x: number): number { return x <= 0x7fffffff ? x | 0 : x; }
+
+/** The present PTEs of one table (their indices and PFNs), reused by every dump: no array per table. */
+const present = new Int32Array(512);
+const pfns = new Int32Array(512); // PFNs < 2^31 (128 GiB of memory at most)
+
+/** Folio names F1, F2 … made once and kept: a dump of a million small folios makes no name strings again. */
+const FOLIO_NAMES: string[] = [];
+function nthFolioName(n: number): string {
+  while (FOLIO_NAMES.length <= n) FOLIO_NAMES.push(`F${FOLIO_NAMES.length}`);
+  return FOLIO_NAMES[n];
+}
+
+/**
+ * The folio numbers of one dump: head PFN -> 1, 2, … in order of first
+ * appearance. An open-addressing table over typed arrays (a dump of a
+ * million small folios would grow a Map of a million entries).
+ */
+class FolioNumbers {
+  private keys = new Int32Array(1024).fill(-1);
+  private vals = new Int32Array(1024);
+  private size = 0;
+  /** The number of the folio at `head`, given the next one if it has none yet. */
+  numberOf(head: number): number {
+    let mask = this.keys.length - 1;
+    let i = Math.imul(head, 0x9e3779b1) & mask;
+    for (;;) {
+      const k = this.keys[i];
+      if (k === head) return this.vals[i];
+      if (k === -1) break;
+      i = (i + 1) & mask;
+    }
+    if (2 * (this.size + 1) > this.keys.length) {
+      this.grow();
+      mask = this.keys.length - 1;
+      i = Math.imul(head, 0x9e3779b1) & mask;
+      while (this.keys[i] !== -1) i = (i + 1) & mask;
+    }
+    this.keys[i] = head;
+    this.vals[i] = ++this.size;
+    return this.size;
+  }
+  private grow(): void {
+    const { keys, vals } = this;
+    this.keys = new Int32Array(keys.length * 2).fill(-1);
+    this.vals = new Int32Array(keys.length * 2);
+    const mask = this.keys.length - 1;
+    for (let j = 0; j < keys.length; j++) {
+      if (keys[j] === -1) continue;
+      let i = Math.imul(keys[j], 0x9e3779b1) & mask;
+      while (this.keys[i] !== -1) i = (i + 1) & mask;
+      this.keys[i] = keys[j];
+      this.vals[i] = vals[j];
+    }
+  }
+}
+
 function cmp(a: string, b: string): number { return a < b ? -1 : a > b ? 1 : 0; }
 
 /**
@@ -51,14 +109,10 @@ function cmp(a: string, b: string): number { return a < b ? -1 : a > b ? 1 : 0; 
  */
 export function observe(k: Kernel, procs: Iterable<Process>, dump: number, label: string | null, opts: ObserveOptions = {}): (PageRecord | RegionRecord)[] {
   const out: (PageRecord | RegionRecord)[] = [];
-  const names = new Map<number, string>();
+  const names = new FolioNumbers();
   const core = k.core;
   const pt = k.pt;
-  const folioName = (head: number) => {
-    let n = names.get(head);
-    if (n === undefined) names.set(head, (n = `F${names.size + 1}`));
-    return n;
-  };
+  const folioName = (head: number) => nthFolioName(names.numberOf(head));
   const page = (p: Process, region: string, i: number, folio: string, index: number, order: number, mapcount: number): PageRecord =>
     ({ type: "page", dump, label, proc: p.name, region, page: i, folio, index, order, mapcount });
   const live = [...procs].filter((p) => p.alive).sort((a, b) => cmp(a.name, b.name));
@@ -67,9 +121,10 @@ export function observe(k: Kernel, procs: Iterable<Process>, dump: number, label
       let rss = 0, pmdMapped = 0;
       walkPageRange(pt, p.mm, r.start, r.start + r.size, {
         pmdEntry(pmd, _blk, s, e) {
-          const first = (s - r.start) / PAGE_SIZE;
-          const n = (e - s) / PAGE_SIZE;
-          const i0 = (s % PMD_SIZE) / PAGE_SIZE;
+          // small integers stay small integers (Smis: cheaper records, and their text is written faster)
+          const first = asInt((s - r.start) / PAGE_SIZE);
+          const n = ((e - s) / PAGE_SIZE) | 0;
+          const i0 = ((s % PMD_SIZE) / PAGE_SIZE) | 0;
           if (pt.pmdTransHuge(pmd)) {
             const head = pt.pfn(pmd);
             if (head === core.hugeZeroPfn) {
@@ -84,22 +139,22 @@ export function observe(k: Kernel, procs: Iterable<Process>, dump: number, label
             if (n === 512) pmdMapped += PMD_SIZE;
             return true;
           }
-          // a PTE table: the present pages, their mapcounts in one batch
-          const present: number[] = [];
+          // a PTE table: the present pages (their indices in `present`), their mapcounts in one batch
+          let np = 0;
           const base = pt.pteTable(pmd);
           for (let i = 0; i < n; i++) {
             const pte = pt.nth(base, i0 + i);
             if (!pt.ptePresent(pte)) continue;
-            const pfn = pt.pfn(pte);
-            core.scratchSet(present.length / 2, pfn);
-            present.push(i, pfn);
+            core.scratchSet(np, pt.pfn(pte));
+            present[np++] = i;
           }
-          core.e.page_mapcount_batch(present.length / 2);
-          for (let j = 0; j < present.length; j += 2) {
-            const i = present[j], pfn = present[j + 1];
+          for (let j = 0; j < np; j++) pfns[j] = core.scratchGet(j);
+          core.e.page_mapcount_batch(np);
+          for (let j = 0; j < np; j++) {
+            const i = present[j], pfn = pfns[j];
             if (pfn === core.zeroPfn) { out.push(page(p, r.name, first + i, "zero", 0, 0, 0)); continue; }
             const head = core.headPfn(pfn);
-            out.push(page(p, r.name, first + i, folioName(head), pfn - head, core.folioOrder(head), core.scratchGetSigned(j / 2)));
+            out.push(page(p, r.name, first + i, folioName(head), pfn - head, core.folioOrder(head), core.scratchGetSigned(j)));
             rss += PAGE_SIZE;
           }
           return true;

@@ -36,19 +36,48 @@ function zapPteRange(k: Kernel, mm: Mm, pmd: number, s: number, e: number): void
  */
 export function zapRange(k: Kernel, mm: Mm, start: number, end: number, reclaimTables: boolean): void {
   const pt = k.pt;
+  const core = k.core;
+  // a run of huge PMDs zapped whole is one core call (zap_huge_pmd_batch: per
+  // entry its deposited table freed, then its mapping removed, in order),
+  // flushed before anything else changes a page
+  let n = 0;
+  const flush = () => {
+    if (n === 0) return;
+    core.e.zap_huge_pmd_batch(n, mm.id);
+    n = 0;
+  };
   walkPageRange(pt, mm, start, end, {
     pmdEntry(pmd, blk, s, e) {
       const whole = s === blk * PMD_SIZE && e === (blk + 1) * PMD_SIZE;
       if (pt.pmdTransHuge(pmd)) {
-        if (whole) { zapHugePmd(k, mm, pmd); return true; }
+        if (whole) {
+          // zap_huge_pmd, the page-table half: clear the PMD, withdraw the deposited table
+          const pfn = pt.pfn(pmd);
+          pt.clear(pmd);
+          const table = k.deposits.get(pmd);
+          if (table !== undefined) {
+            k.deposits.delete(pmd);
+            mm.nrTables--;
+          }
+          core.scratchSet(2 * n, pfn);
+          core.scratchSet(2 * n + 1, table ?? core.NIL);
+          if (++n === ZAP_BATCH) flush();
+          return true;
+        }
+        flush();
         splitHugePmd(k, mm, pmd);
       }
+      flush();
       zapPteRange(k, mm, pmd, s, e);
       if (reclaimTables && whole) pt.freeChild(mm, pmd);
       return true;
     },
   });
+  flush();
 }
+
+/** Huge PMDs per zap_huge_pmd_batch call (two scratch words each). */
+const ZAP_BATCH = 512;
 
 /**
  * free_pgtables after an unmap of [start, end) (free_pgd_range): a table is

@@ -18,9 +18,24 @@ export function findVma(mm: Mm, addr: number): Vma | undefined {
   return undefined;
 }
 
+/** The index of the first VMA that ends above `addr` (binary search: the list is sorted and disjoint). */
+function firstEndingAbove(mm: Mm, addr: number): number {
+  const v = mm.vmas;
+  let lo = 0, hi = v.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (v[mid].end <= addr) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** VMAs overlapping [start, end), in address order. */
 export function vmasIn(mm: Mm, start: number, end: number): Vma[] {
-  return mm.vmas.filter((v) => v.start < end && v.end > start);
+  const v = mm.vmas;
+  const out: Vma[] = [];
+  for (let i = firstEndingAbove(mm, start); i < v.length && v[i].start < end; i++) if (v[i].end > start) out.push(v[i]);
+  return out;
 }
 
 /** Whether any VMA overlaps [start, end) (free_pgtables' floor/ceiling test). */
@@ -55,7 +70,7 @@ export function splitVmaAt(k: Kernel, mm: Mm, addr: number): void {
   splitPmdAtBoundary(k, mm, vma, addr);
   const upper: Vma = { start: addr, end: vma.end, flags: vma.flags, anonVma: vma.anonVma, avcLen: avcLen(vma) };
   vma.end = addr;
-  mm.vmas.splice(mm.vmas.indexOf(vma) + 1, 0, upper);
+  mm.vmas.splice(firstEndingAbove(mm, vma.start) + 1, 0, upper);
 }
 
 function splitPmdAtBoundary(k: Kernel, mm: Mm, vma: Vma, addr: number): void {
@@ -83,12 +98,24 @@ function anonVmaCompatible(a: Vma, b: Vma): boolean {
   return a.anonVma === b.anonVma;
 }
 
+/** vma_merge's rule for two neighbours: they touch, their flags are equal, their anon_vmas compatible. */
+export function vmasMergeable(a: Vma, b: Vma): boolean {
+  return a.end === b.start && a.flags === b.flags && anonVmaCompatible(a, b);
+}
+
 /** vma_merge over the whole list: join touching VMAs with equal flags. */
 export function mergeVmas(mm: Mm): void {
+  // nothing to merge (the usual case): leave the list as it is, without copying it
+  const v = mm.vmas;
+  let i = 1;
+  for (; i < v.length; i++) {
+    if (vmasMergeable(v[i - 1], v[i])) break;
+  }
+  if (i >= v.length) return;
   const out: Vma[] = [];
   for (const v of mm.vmas) {
     const prev = out[out.length - 1];
-    if (prev && prev.end === v.start && prev.flags === v.flags && anonVmaCompatible(prev, v)) {
+    if (prev && vmasMergeable(prev, v)) {
       prev.end = v.end;
       if (prev.anonVma === 0 && v.anonVma !== 0) {
         prev.anonVma = v.anonVma;
@@ -97,6 +124,44 @@ export function mergeVmas(mm: Mm): void {
     } else out.push(v);
   }
   mm.vmas = out;
+}
+
+/**
+ * vma_merge around [start, end) only: the VMAs that overlap or touch it,
+ * joined as mergeVmas joins them. The same as mergeVmas when every other
+ * pair of neighbours is already unmergeable, which every operation keeps
+ * true: mmap leaves a gap below the previous mapping, munmap leaves holes
+ * at its split points, mprotect and madvise merge what they split, fork
+ * gives the child's VMAs anon_vmas that never merge where the parent's did
+ * not, and anon_vma_prepare reuses a neighbour's only when the two could
+ * have merged already. (The kernel's vma_merge is local in the same way.)
+ */
+export function mergeVmasAround(mm: Mm, start: number, end: number): void {
+  const v = mm.vmas;
+  // the first VMA that ends at or above `start` (a left neighbour touching it included) ...
+  let i0 = 0, hi = v.length;
+  while (i0 < hi) {
+    const mid = (i0 + hi) >> 1;
+    if (v[mid].end < start) i0 = mid + 1;
+    else hi = mid;
+  }
+  // ... to the last that starts at or below `end` (a right neighbour touching it included)
+  let i1 = i0;
+  while (i1 < v.length && v[i1].start <= end) i1++;
+  if (i1 - i0 < 2) return;
+  const out: Vma[] = [];
+  for (let i = i0; i < i1; i++) {
+    const x = v[i];
+    const prev = out[out.length - 1];
+    if (prev && vmasMergeable(prev, x)) {
+      prev.end = x.end;
+      if (prev.anonVma === 0 && x.anonVma !== 0) {
+        prev.anonVma = x.anonVma;
+        prev.avcLen = avcLen(x);
+      }
+    } else out.push(x);
+  }
+  if (out.length !== i1 - i0) v.splice(i0, i1 - i0, ...out);
 }
 
 /**

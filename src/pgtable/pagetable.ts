@@ -271,45 +271,76 @@ export class PageTables {
   }
 
   /**
-   * The MMU over a run of accesses from `vaddr` up to `end` (both inside one
-   * 2 MiB block): the pages that translate without a fault, with A (and D
-   * for a write) set on their entries as the hardware does, and
-   * `onRun(pfn, n)` for each run of consecutive frames among them. Returns how many pages it covered; 0 when the first access
-   * faults (not present, or a write to a read-only entry): the page-fault
-   * handler's job (v86's do_page_walk: faults are values; A and D set only
-   * because an access asked).
+   * The MMU over a run of accesses from `vaddr` up to `end` (both inside the
+   * 2 MiB block of the PMD entry at slot `pmd`: the caller walks PGD -> PMD
+   * once per block with pmdOffset and keeps the slot): the pages that
+   * translate without a fault, with A (and D for a write) set on their
+   * entries as the hardware does; a write stores a non-zero byte, so the
+   * frames written are marked (setNonzeroRun, one call per run of
+   * consecutive frames). Returns how many pages it covered; 0 when the first
+   * access faults (not present, or a write to a read-only entry): the
+   * page-fault handler's job (v86's do_page_walk: faults are values; A and D
+   * set only because an access asked).
    */
-  accessRun(mm: PgdOwner, vaddr: number, end: number, write: boolean, onRun?: (pfn: number, n: number) => void): number {
-    const pmd = this.pmdOffset(mm, Math.floor(vaddr / PMD_SIZE), false);
-    if (pmd < 0) return 0;
+  accessRun(pmd: number, vaddr: number, end: number, write: boolean): number {
     const u32 = this.v();
     const lo = u32[pmd];
-    const bits = _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0);
     if ((lo & _PAGE_PRESENT) === 0) return 0;
+    const bits = _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0);
     const first = (vaddr % PMD_SIZE) >>> 12;
     const count = (end - vaddr) / 4096;
     if ((lo & _PAGE_PSE) !== 0) {
       if (write && (lo & _PAGE_RW) === 0) return 0;
       u32[pmd] = (lo | bits) >>> 0;
-      if (onRun) onRun(entryPfn(lo, u32[pmd + 1]) + first, count);
+      if (write) this.core.setNonzeroRun(entryPfn(lo, u32[pmd + 1]) + first, count);
       return count;
     }
     const base = this.core.tableBase(entryPfn(lo, u32[pmd + 1]));
-    // runs of consecutive PFNs (a folio's pages) go to onRun together
-    let n = 0, runPfn = -1, runLen = 0;
-    for (; n < count; n++) {
-      const slot = base + ((first + n) << 1);
+    let n = 0;
+    if (!write) {
+      for (let slot = base + (first << 1); n < count; n++, slot += 2) {
+        const plo = u32[slot];
+        if ((plo & _PAGE_PRESENT) === 0) break;
+        u32[slot] = (plo | bits) >>> 0;
+      }
+      return n;
+    }
+    // runs of consecutive PFNs (a folio's pages) are marked together
+    let runPfn = -1, runLen = 0;
+    for (let slot = base + (first << 1); n < count; n++, slot += 2) {
       const plo = u32[slot];
-      if ((plo & _PAGE_PRESENT) === 0 || (write && (plo & _PAGE_RW) === 0)) break;
+      if ((plo & (_PAGE_PRESENT | _PAGE_RW)) !== (_PAGE_PRESENT | _PAGE_RW)) break;
       u32[slot] = (plo | bits) >>> 0;
-      if (!onRun) continue;
       const pfn = entryPfn(plo, u32[slot + 1]);
       if (pfn === runPfn + runLen) { runLen++; continue; }
-      if (runLen > 0) onRun(runPfn, runLen);
+      if (runLen > 0) this.core.setNonzeroRun(runPfn, runLen);
       runPfn = pfn;
       runLen = 1;
     }
-    if (onRun && runLen > 0) onRun(runPfn, runLen);
+    if (runLen > 0) this.core.setNonzeroRun(runPfn, runLen);
     return n;
+  }
+
+  /**
+   * set_pte for `n` consecutive entries from `from` of the table at `base`,
+   * each mapping its own PFN from scratch[0..n) with the same low flag bits
+   * and NX (the PTEs of a batch of order-0 faults).
+   */
+  setPtesFromScratch(base: number, from: number, n: number, flags: number, nx: boolean): void {
+    const u32 = this.v();
+    const core = this.core;
+    for (let i = 0, slot = base + (from << 1); i < n; i++, slot += 2) {
+      const pfn = core.scratchGet(i);
+      u32[slot] = mkLo(pfn, flags);
+      u32[slot + 1] = mkHi(pfn, nx);
+    }
+  }
+
+  /** How many entries from `from` (up to `to`) of the table at `base` are none, in a row (pte_range_none's count). */
+  ptesNoneRun(base: number, from: number, to: number): number {
+    const u32 = this.v();
+    let i = from;
+    for (let slot = base + (from << 1); i < to; i++, slot += 2) if (u32[slot] !== 0 || u32[slot + 1] !== 0) break;
+    return i - from;
   }
 }

@@ -39,8 +39,9 @@ export function walkPageRange(pt: PageTables, mm: PgdOwner, start: number, end: 
     const gva = g * PGDIR_SIZE;
     ops.pgdEntry?.(pgd, gva);
     const a = Math.max(start, gva), b = Math.min(end, gva + PGDIR_SIZE);
+    const pudBase = pt.base(pt.pfn(pgd)); // the PUD table, read once (the callbacks below never change the PGD entry)
     for (let u = Math.floor((a - gva) / PUD_SIZE); gva + u * PUD_SIZE < b; u++) {
-      const pud = pt.child(pgd, u);
+      const pud = pt.nth(pudBase, u);
       if (pt.lo(pud) === 0) continue;
       const uva = gva + u * PUD_SIZE;
       ops.pudEntry?.(pud, uva);

@@ -66,6 +66,9 @@ export function kpageFiles(k: Kernel): KpageFiles {
   const zero = core.zeroPfn, hzero = core.hugeZeroPfn;
   const slots = core.scratchSlots;
   for (let pfn = 0; pfn < n;) {
+    // never initialised (deferred struct page init has not reached it): a
+    // free frame, which the kernel, its init long done, shows in a buddy block
+    if (!core.initialised(pfn)) { flags[2 * pfn] = 1 << KPF.BUDDY; pfn++; continue; }
     // PageBuddy on the block's first page; every page of a free block is
     // KPF_BUDDY (page_count == 0 && is_free_buddy_page)
     if (core.mapcountRaw(pfn) === PAGE_BUDDY_MAPCOUNT) {
