@@ -7,15 +7,17 @@ import { join } from "node:path";
 import { GiB, PAGE, TARGETS, now, fresh, newMachine } from "./harness.mjs";
 
 /**
- * 6. dump to a file: Machine.observe() (the records from the page tables and
- * the mapcounts, task_mmu's observe) and each record's JSONL text (the
- * package's recordJson on a build that has it, JSON.stringify on one from
- * before it, as that build's `thpemu run` writes them), written to a temp
+ * 6. dump to a file, as each build's `thpemu run` writes it: on a build with
+ * JsonlEncoder, Machine.observeEach() writing the JSONL bytes straight from
+ * the page-table walk, then its chunks written; on one from before it,
+ * Machine.observe() (the record objects) and each record's text (recordJson,
+ * or JSON.stringify on a build without it) in 1 MiB chunks. Written to a temp
  * file. One op = one page record.
  */
 export function caseDump(lib) {
   const SIZE = 1 * GiB;
   const toJson = typeof lib.recordJson === "function" ? lib.recordJson : (r) => JSON.stringify(r);
+  const streaming = typeof lib.JsonlEncoder === "function";
   let m, fd, file;
   return {
     id: "dump",
@@ -37,6 +39,17 @@ export function caseDump(lib) {
     },
     iter() {
       ftruncateSync(fd, 0);
+      if (streaming) {
+        // this build's `thpemu run`: the dump's JSONL bytes straight from the walk, then its chunks written
+        const t0 = now();
+        const enc = new lib.JsonlEncoder();
+        m.observeEach("bench", enc);
+        let pos = 0;
+        for (const chunk of enc.take()) pos += writeSync(fd, chunk, 0, chunk.length, pos);
+        const t1 = now();
+        if (enc.pageRecords !== SIZE / PAGE) throw new Error(`dump case: ${enc.pageRecords} page records, expected ${SIZE / PAGE}`);
+        return { timed: t1 - t0, wall: t1 - t0 };
+      }
       const t0 = now();
       const recs = m.observe("bench");
       let buf = [], size = 0, pages = 0, pos = 0;

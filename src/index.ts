@@ -1,6 +1,9 @@
 // thpemu: the public API, the same in Node and in a browser.
 export { Machine, UserError, OomError, BadPageError, DEFAULT_MEMORY, MAX_MEMORY } from "./machine.js";
 export type { MachineOptions, Advice, MadviseAdvice } from "./machine.js";
+// Machine.observeEach's visitor: a dump's records one by one, folios by number (folioName: F<n>, zero, hzero).
+export { folioName, FOLIO_ZERO, FOLIO_HZERO } from "./machine.js";
+export type { ObserveVisitor } from "./machine.js";
 export { procFileBytes, FIRST_PID } from "./machine.js";
 export type { ProcTree, ProcFile, ProcIndex } from "./machine.js";
 // /proc/PID/smaps (fs/proc/task_mmu.c): Machine.smaps(proc) per VMA, and the `smaps` of region records.
@@ -15,6 +18,7 @@ export type { StressOptions, RunResult, StressFailure, FailureKind, ShrunkFailur
 export type { Op } from "./scenario/parse.js";
 export type { ObservationRecord, PageRecord, RegionRecord, InspectRecord } from "./scenario/records.js";
 export { recordJson } from "./scenario/records.js";
+export { JsonlEncoder, type JsonlMark } from "./scenario/jsonl.js";
 export { PROFILES, KERNELS } from "./profiles.js";
 export type { KernelName, Profile } from "./profiles.js";
 export { decodeEntry, entryHex } from "./pgtable/x86_64.js";

@@ -18,7 +18,9 @@ import { munmap as doMunmap, exitMmap } from "./mm/unmap.js";
 import { mprotect as doMprotect, type Prot } from "./mm/mprotect.js";
 import { madviseDontneed, madviseHugepage, madviseCollapse } from "./mm/madvise.js";
 import { splitFolio, thpsMappedIn, shrinkAll } from "./mm/huge_memory.js";
-import { observe, smaps as procSmaps, type PageRecord, type RegionRecord, type ObserveOptions, type SmapsVma } from "./mm/task_mmu.js";
+import { observe, observeEach, smaps as procSmaps, type PageRecord, type RegionRecord, type ObserveOptions, type ObserveVisitor, type SmapsVma } from "./mm/task_mmu.js";
+export { folioName, FOLIO_ZERO, FOLIO_HZERO } from "./mm/task_mmu.js";
+export type { ObserveVisitor } from "./mm/task_mmu.js";
 export { PSS_SHIFT, SMAPS_REGION_KEYS } from "./mm/task_mmu.js";
 export type { MemSizeStats, SmapsFields, SmapsVma, SmapsRegion, SmapsRegionKey, ObserveOptions } from "./mm/task_mmu.js";
 import { inspectPage, type InspectRecord } from "./mm/folio.js";
@@ -397,6 +399,21 @@ export class Machine {
     if (label !== null && typeof label !== "string") throw new UserError(`a dump label must be a string or null`);
     const dump = ++this.dumps;
     return this.guard(() => observe(this.k, this.procs.values(), dump, label, opts));
+  }
+
+  /**
+   * `observe`, without the page record objects: each record is handed to
+   * `v` as the walk finds it, in the same order (a writer of a big dump's
+   * text needs no object per page; the CLI's JSONL output uses it). The
+   * dump number advances as with `observe`.
+   *
+   *   let pages = 0;
+   *   m.observeEach("after", { beginRegion() {}, page() { pages++; }, region(r) { console.log(r.rss); } });
+   */
+  observeEach(label: string | null, v: ObserveVisitor, opts: ObserveOptions = this.observeOptions): void {
+    if (label !== null && typeof label !== "string") throw new UserError(`a dump label must be a string or null`);
+    const dump = ++this.dumps;
+    this.guard(() => observeEach(this.k, this.procs.values(), dump, label, opts, v));
   }
 
   /**

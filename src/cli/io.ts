@@ -48,8 +48,10 @@ export function fsReason(err: unknown): string {
 
 /** Buffered writes to a stream that respect backpressure and survive a closed pipe. */
 export class Sink {
-  private buf: string[] = [];
+  /** Text and bytes (UTF-8) not yet handed to the stream, in order. */
+  private buf: (string | Uint8Array)[] = [];
   private size = 0;
+  private hasBytes = false;
   /** The reader went away (EPIPE): further output is dropped. */
   closed = false;
   private readonly onError = (e: NodeJS.ErrnoException) => {
@@ -68,6 +70,15 @@ export class Sink {
     if (this.size >= 1 << 20) return this.flush();
   }
 
+  /** UTF-8 bytes (whole lines: JSONL chunks), buffered like `line`. */
+  bytes(chunk: Uint8Array): Promise<void> | void {
+    if (chunk.length === 0) return;
+    this.buf.push(chunk);
+    this.hasBytes = true;
+    this.size += chunk.length;
+    if (this.size >= 1 << 20) return this.flush();
+  }
+
   async lines(texts: Iterable<string>): Promise<void> {
     for (const t of texts) {
       const p = this.line(t);
@@ -78,9 +89,14 @@ export class Sink {
   /** Hand the buffer to the stream; wait while the stream is full. */
   async flush(): Promise<void> {
     if (this.size === 0) return;
-    const chunk = this.buf.join("");
+    const buf = this.buf;
+    // one write per flush: the text joined, or (with bytes) one byte chunk
+    const chunk = !this.hasBytes ? buf.join("")
+      : buf.length === 1 ? buf[0]
+      : Buffer.concat(buf.map((c) => typeof c === "string" ? Buffer.from(c, "utf8") : c));
     this.buf = [];
     this.size = 0;
+    this.hasBytes = false;
     if (this.closed || this.s.destroyed) { this.closed = true; return; }
     if (!this.s.write(chunk)) await this.drained();
   }

@@ -6,7 +6,8 @@ import { Machine, UserError } from "../machine.js";
 import type { SchemeName } from "../profiles.js";
 import { parseScenario, ScenarioError, type Op } from "../scenario/parse.js";
 import { runOps, InvariantError } from "../scenario/run.js";
-import { recordJson, type ObservationRecord } from "../scenario/records.js";
+import type { ObservationRecord } from "../scenario/records.js";
+import { JsonlEncoder } from "../scenario/jsonl.js";
 import type * as Table from "../scenario/table.js";
 import type { statsRecord } from "../scenario/compare.js";
 import { Sink, readScenario, shorten, writeLine, type CliIO } from "./io.js";
@@ -41,13 +42,17 @@ interface RunWriter {
   stats(st: StatsRecord): Promise<void>;
 }
 
-/** `--format jsonl`: one JSON record per line (a rejected operation's too). */
-function jsonlWriter(out: Sink): RunWriter {
+/**
+ * `--format jsonl`: one JSON record per line (a rejected operation's too).
+ * runOps wrote the operation's records into `enc` (a dump's page records
+ * straight from the page-table walk, no object per page); here its byte
+ * chunks go to the output.
+ */
+function jsonlWriter(out: Sink, enc: JsonlEncoder): RunWriter {
   return {
-    // one line at a time (a dump's records are never all held as text at once)
-    async op(_op, recs) {
-      for (const r of recs) {
-        const p = out.line(recordJson(r));
+    async op() {
+      for (const chunk of enc.take()) {
+        const p = out.bytes(chunk);
         if (p) await p;
       }
     },
@@ -128,7 +133,8 @@ export async function runFile(file: string, opts: RunCliOptions, io: CliIO): Pro
   // 4. each operation in turn; its output is written before the next one runs
   const out = new Sink(io.stdout);
   // the table formatter is loaded only for --format table
-  const writer = opts.format === "table" ? tableWriter(out, text, await import("../scenario/table.js")) : jsonlWriter(out);
+  const enc = opts.format === "table" ? undefined : new JsonlEncoder();
+  const writer = enc ? jsonlWriter(out, enc) : tableWriter(out, text, await import("../scenario/table.js"));
   let status = EXIT_OK;
   try {
     for (const op of ops) {
@@ -136,7 +142,7 @@ export async function runFile(file: string, opts: RunCliOptions, io: CliIO): Pro
       const recs: ObservationRecord[] = [];
       let failure: unknown;
       try {
-        runOps(m, [op], { file: name, check: opts.check, onRecord: (r) => { recs.push(r); } });
+        runOps(m, [op], enc ? { file: name, check: opts.check, jsonl: enc } : { file: name, check: opts.check, onRecord: (r) => { recs.push(r); } });
       } catch (e) {
         failure = e;
       }

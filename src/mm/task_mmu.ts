@@ -101,6 +101,28 @@ class FolioNumbers {
 
 function cmp(a: string, b: string): number { return a < b ? -1 : a > b ? 1 : 0; }
 
+/** A page record's folio in an ObserveVisitor: F<n> for n ≥ 1, or one of these. */
+export const FOLIO_ZERO = 0, FOLIO_HZERO = -1;
+
+/** A folio number of ObserveVisitor.page as its record's name: F1, F2 …, `zero`, `hzero`. */
+export function folioName(folio: number): string {
+  return folio === FOLIO_ZERO ? "zero" : folio === FOLIO_HZERO ? "hzero" : nthFolioName(folio);
+}
+
+/**
+ * What a dump's walk reports, record by record, in record order: a writer
+ * that needs no record object per page (the CLI's JSONL path) implements
+ * it; `observe` builds the objects with it.
+ */
+export interface ObserveVisitor {
+  /** The page records that follow (until the region record) are of this process's region, in dump `dump` labelled `label`. */
+  beginRegion(dump: number, label: string | null, proc: string, region: string): void;
+  /** One page record of the current region (`folio`: n ≥ 1 for F<n>, FOLIO_ZERO, FOLIO_HZERO). */
+  page(page: number, folio: number, index: number, order: number, mapcount: number): void;
+  /** The current region's record, after its pages. */
+  region(rec: RegionRecord): void;
+}
+
 /**
  * The page and region records of dump number `dump`: processes by name,
  * regions by name, pages ascending. Folios are named F1, F2 … in order of
@@ -109,16 +131,27 @@ function cmp(a: string, b: string): number { return a < b ? -1 : a > b ? 1 : 0; 
  */
 export function observe(k: Kernel, procs: Iterable<Process>, dump: number, label: string | null, opts: ObserveOptions = {}): (PageRecord | RegionRecord)[] {
   const out: (PageRecord | RegionRecord)[] = [];
+  let proc = "", region = "";
+  observeEach(k, procs, dump, label, opts, {
+    beginRegion(_dump, _label, p, r) { proc = p; region = r; },
+    page(page, folio, index, order, mapcount) {
+      out.push({ type: "page", dump, label, proc, region, page, folio: folioName(folio), index, order, mapcount });
+    },
+    region(rec) { out.push(rec); },
+  });
+  return out;
+}
+
+/** `observe`, each record handed to `v` as it is found (no page record objects). */
+export function observeEach(k: Kernel, procs: Iterable<Process>, dump: number, label: string | null, opts: ObserveOptions, v: ObserveVisitor): void {
   const names = new FolioNumbers();
   const core = k.core;
   const pt = k.pt;
-  const folioName = (head: number) => nthFolioName(names.numberOf(head));
-  const page = (p: Process, region: string, i: number, folio: string, index: number, order: number, mapcount: number): PageRecord =>
-    ({ type: "page", dump, label, proc: p.name, region, page: i, folio, index, order, mapcount });
   const live = [...procs].filter((p) => p.alive).sort((a, b) => cmp(a.name, b.name));
   for (const p of live) {
     for (const r of [...p.regions.values()].sort((a, b) => cmp(a.name, b.name))) {
       let rss = 0, pmdMapped = 0;
+      v.beginRegion(dump, label, p.name, r.name);
       walkPageRange(pt, p.mm, r.start, r.start + r.size, {
         pmdEntry(pmd, _blk, s, e) {
           // small integers stay small integers (Smis: cheaper records, and their text is written faster)
@@ -128,13 +161,13 @@ export function observe(k: Kernel, procs: Iterable<Process>, dump: number, label
           if (pt.pmdTransHuge(pmd)) {
             const head = pt.pfn(pmd);
             if (head === core.hugeZeroPfn) {
-              for (let i = 0; i < n; i++) out.push(page(p, r.name, first + i, "hzero", i0 + i, 9, 0));
+              for (let i = 0; i < n; i++) v.page(first + i, FOLIO_HZERO, i0 + i, 9, 0);
               return true;
             }
             for (let i = 0; i < n; i++) core.scratchSet(i, head + i0 + i);
             core.e.page_mapcount_batch(n);
-            const name = folioName(head);
-            for (let i = 0; i < n; i++) out.push(page(p, r.name, first + i, name, i0 + i, 9, core.scratchGetSigned(i)));
+            const folio = names.numberOf(head);
+            for (let i = 0; i < n; i++) v.page(first + i, folio, i0 + i, 9, core.scratchGetSigned(i));
             rss += n * PAGE_SIZE;
             if (n === 512) pmdMapped += PMD_SIZE;
             return true;
@@ -152,9 +185,9 @@ export function observe(k: Kernel, procs: Iterable<Process>, dump: number, label
           core.e.page_mapcount_batch(np);
           for (let j = 0; j < np; j++) {
             const i = present[j], pfn = pfns[j];
-            if (pfn === core.zeroPfn) { out.push(page(p, r.name, first + i, "zero", 0, 0, 0)); continue; }
+            if (pfn === core.zeroPfn) { v.page(first + i, FOLIO_ZERO, 0, 0, 0); continue; }
             const head = core.headPfn(pfn);
-            out.push(page(p, r.name, first + i, folioName(head), pfn - head, core.folioOrder(head), core.scratchGetSigned(j)));
+            v.page(first + i, names.numberOf(head), pfn - head, core.folioOrder(head), core.scratchGetSigned(j));
             rss += PAGE_SIZE;
           }
           return true;
@@ -162,10 +195,9 @@ export function observe(k: Kernel, procs: Iterable<Process>, dump: number, label
       });
       const rec: RegionRecord = { type: "region", dump, label, proc: p.name, region: r.name, rss, pmdMapped };
       if (opts.smaps) rec.smaps = smapsRegion(k, p.mm, r.start, r.start + r.size);
-      out.push(rec);
+      v.region(rec);
     }
   }
-  return out;
 }
 
 // ---- smaps (fs/proc/task_mmu.c show_smap, smap_gather_stats) ----------------------

@@ -5,6 +5,7 @@ import { Machine, type MachineOptions, UserError, InternalError } from "../machi
 import type { ObservationRecord } from "./records.js";
 import { parseScenario, ScenarioError, type Op } from "./parse.js";
 import { OPERATIONS, type OpSpec } from "./ops.js";
+import type { JsonlEncoder } from "./jsonl.js";
 
 export interface RunOptions extends MachineOptions {
   /** File name used in error messages. */
@@ -13,6 +14,13 @@ export interface RunOptions extends MachineOptions {
   check?: boolean;
   /** Called with each record as it is produced (streaming). */
   onRecord?: (r: ObservationRecord) => void;
+  /**
+   * Write every record's JSONL line into this encoder instead (a dump's
+   * page records without an object apiece: Machine.observeEach); nothing
+   * is returned or passed to `onRecord`. An operation that fails writes
+   * nothing; records of one whose invariant check fails stay written.
+   */
+  jsonl?: JsonlEncoder;
 }
 
 /** The invariant checker found the emulator inconsistent (CLI exit status 3). */
@@ -41,16 +49,20 @@ export function runOps(m: Machine, ops: Op[], opts: RunOptions = {}): Observatio
   const out: ObservationRecord[] = [];
   for (const op of ops) {
     let recs: ObservationRecord[];
+    const mark = opts.jsonl?.mark();
     try {
-      recs = applyOp(m, op);
+      if (opts.jsonl && op.op === "dump") { m.observeEach(op.label, opts.jsonl); recs = []; }
+      else recs = applyOp(m, op);
     } catch (err) {
+      if (mark) opts.jsonl!.rollback(mark);
       if (err instanceof UserError) throw new ScenarioError(file, op.line, err.message);
       // an emulator bug (a trap in the core, a bad page, a BUG: check): an invariant violation
       if (err instanceof InternalError) throw new InvariantError(file, op.line, [err.message]);
       if (err instanceof RangeError) throw new InvariantError(file, op.line, [`internal error: ${err.message}`]);
       throw err;
     }
-    for (const r of recs) { out.push(r); opts.onRecord?.(r); }
+    if (opts.jsonl) for (const r of recs) opts.jsonl.record(r);
+    else for (const r of recs) { out.push(r); opts.onRecord?.(r); }
     if (opts.check) {
       const v = m.check();
       if (v.length) throw new InvariantError(file, op.line, v);
