@@ -8,36 +8,12 @@ import { parseScenario, ScenarioError } from "../src/scenario/parse.js";
 import { runOps, runScenario, InvariantError } from "../src/scenario/run.js";
 import { InternalError } from "../src/errors.js";
 import type { KernelName } from "../src/profiles.js";
-import { machine, renumbered, runOn, M, PAGE } from "./helpers.js";
+import { machine, renumbered, runOn, EVERY_KIND, M, PAGE } from "./helpers.js";
 
-// A state with every kind of mapping: a PMD-mapped THP shared by fork, a
-// DoubleMap'ed one, a PTE-mapped THP with a hole, the huge zero page, zero
-// PTEs, order-0 pages, read-only and PROT_NONE ranges, an exited process.
-const BASE = `
-spawn P
-mmap P buf 4M thp
-touch P buf 0 4M
-mmap P small 64K
-touch P small 0 32K
-touch P small 32K 16K read
-mmap P hz 2M thp
-touch P hz 0 4K read
-mmap P ro 2M thp
-touch P ro 0 2M
-mprotect P ro 0 1M r
-mmap P nn 1M
-touch P nn 0 8K
-mprotect P nn 0 8K none
-fork P Q
-mprotect Q buf 0 4K r
-munmap P buf 2M 4K
-spawn Z
-exit Z
-`;
 
 async function baseMachine(kernel: KernelName = "linux-6.18", memory = 128 * M): Promise<Machine> {
   const m = await machine(kernel, memory);
-  runOn(m, BASE);
+  runOn(m, EVERY_KIND);
   return m;
 }
 

@@ -89,3 +89,28 @@ export function expectNoViolations(m: Machine): void {
   const v = m.check();
   if (v.length) throw new Error(`invariant violations:\n  ${v.join("\n  ")}`);
 }
+
+// A state with every kind of mapping: a PMD-mapped THP shared by fork, a
+// DoubleMap'ed one, a PTE-mapped THP with a hole, the huge zero page, zero
+// PTEs, order-0 pages, read-only and PROT_NONE ranges, an exited process.
+export const EVERY_KIND = `
+spawn P
+mmap P buf 4M thp
+touch P buf 0 4M
+mmap P small 64K
+touch P small 0 32K
+touch P small 32K 16K read
+mmap P hz 2M thp
+touch P hz 0 4K read
+mmap P ro 2M thp
+touch P ro 0 2M
+mprotect P ro 0 1M r
+mmap P nn 1M
+touch P nn 0 8K
+mprotect P nn 0 8K none
+fork P Q
+mprotect Q buf 0 4K r
+munmap P buf 2M 4K
+spawn Z
+exit Z
+`;

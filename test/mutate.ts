@@ -10,7 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { mulberry32, generateScenario, runSeed } from "../src/scenario/generate.js";
 import type { KernelName } from "../src/profiles.js";
-import { examplesDir } from "./helpers.js";
+import { examplesDir, EVERY_KIND } from "./helpers.js";
 import { OP_NAMES } from "../src/scenario/ops.js";
 import { KNOB_NAMES } from "../src/knobs.js";
 
@@ -137,25 +137,8 @@ export function mutateBytes(text: string, r: Rng): Buffer {
 }
 
 // ---- the corpus ---------------------------------------------------------------------------
-/** A state with every kind of mapping (test/errors.test.ts's, plus mTHP and knobs). */
-export const RICH = `spawn P
-mmap P buf 4M thp
-touch P buf 0 4M
-mmap P small 64K
-touch P small 0 32K
-touch P small 32K 16K read
-mmap P hz 2M thp
-touch P hz 0 4K read
-mmap P ro 2M thp
-touch P ro 0 2M
-mprotect P ro 0 1M r
-mmap P nn 1M
-touch P nn 0 8K
-mprotect P nn 0 8K none
-fork P Q
-mprotect Q buf 0 4K r
-munmap P buf 2M 4K
-sysfs hugepages-64kB/enabled always
+/** A state with every kind of mapping (helpers.ts EVERY_KIND, plus mTHP, knobs, collapse, split, shrink, inspect and a dump). */
+export const RICH = EVERY_KIND.trim().replace(/spawn Z\nexit Z$/, `sysfs hugepages-64kB/enabled always
 mmap Q m 256K
 touch Q m 0 256K
 madvise Q buf 0 2M collapse
@@ -163,8 +146,7 @@ split P buf 0 4K
 shrink
 inspect P small 0
 dump d
-spawn Z
-exit Z`;
+spawn Z\nexit Z`);
 
 /** The valid scenarios mutants are made from: the examples, RICH, 24 generated ones (from `seed`). */
 export function corpus(kernel: KernelName, seed: number): string[] {
