@@ -55,16 +55,20 @@ export function walkPageRange(pt: PageTables, mm: PgdOwner, start: number, end: 
 /** walk_pmd_range and walk_pte_range over [c, d) of the PMD table a PUD entry points at. */
 function walkPmdTable(pt: PageTables, pud: number, c: number, d: number, ops: MmWalkOps): void {
   const pmdBase = pt.base(pt.pfn(pud));
+  // the callbacks read once per table: every walker's ops object has its own
+  // shape, so a lookup per entry would be a megamorphic load 512 times over
+  const pmdEntry = ops.pmdEntry, pteEntry = ops.pteEntry;
   for (let blk = Math.floor(c / PMD_SIZE); blk * PMD_SIZE < d; blk++) {
     const pmd = pmdBase + ((blk & 511) << 1);
     if (pt.none(pmd)) continue;
-    const s = Math.max(c, blk * PMD_SIZE), e = Math.min(d, (blk + 1) * PMD_SIZE);
-    if (ops.pmdEntry?.(pmd, blk, s, e) === true) continue;
-    if (!ops.pteEntry || pt.none(pmd) || pt.pmdTransHuge(pmd)) continue;
+    const bva = blk * PMD_SIZE;
+    const s = c > bva ? c : bva, e = d < bva + PMD_SIZE ? d : bva + PMD_SIZE;
+    if (pmdEntry !== undefined && pmdEntry.call(ops, pmd, blk, s, e) === true) continue;
+    if (pteEntry === undefined || pt.none(pmd) || pt.pmdTransHuge(pmd)) continue;
     const pteBase = pt.pteTable(pmd);
     for (let i = (s % PMD_SIZE) / PAGE_SIZE, n = i + (e - s) / PAGE_SIZE; i < n; i++) {
       const pte = pt.nth(pteBase, i);
-      if (!pt.none(pte)) ops.pteEntry(pte, blk * PMD_SIZE + i * PAGE_SIZE);
+      if (!pt.none(pte)) pteEntry.call(ops, pte, blk * PMD_SIZE + i * PAGE_SIZE);
     }
   }
 }
