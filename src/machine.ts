@@ -7,6 +7,7 @@ import { Core, coreTrap } from "./core/frames.js";
 import { PROFILES, SCHEMES, QUIRK_NAMES, coreConfig, type KernelName, type Profile, type SchemeName, type HostQuirks } from "./profiles.js";
 import { KNOB_NAMES, parseKnob, type KnobName, type ThpKnobs } from "./knobs.js";
 import { PageTables } from "./pgtable/pagetable.js";
+import { Deposits } from "./pgtable/deposit.js";
 import { PAGE_SIZE, PMD_SIZE, TASK_SIZE } from "./pgtable/x86_64.js";
 import type { Kernel, Mm, Process, Region, Vma } from "./mm/types.js";
 import { VM_READ, VM_WRITE, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_ACCOUNT } from "./mm/types.js";
@@ -92,7 +93,7 @@ export class Machine {
   private constructor(core: Core, profile: Profile, memoryBytes: number, knobs: ThpKnobs) {
     this.profile = profile;
     this.memoryBytes = memoryBytes;
-    this.k = { core, pt: new PageTables(core), profile, knobs, deposits: new Map(), nextMmId: 1, nextAnonVma: 1 };
+    this.k = { core, pt: new PageTables(core), profile, knobs, deposits: new Deposits(), nextMmId: 1, nextAnonVma: 1 };
   }
 
   /** Build a machine. */

@@ -4,6 +4,7 @@
 // deliberate corruption.
 import type { Kernel, Process, Region } from "./mm/types.js";
 import type { ThpKnobs } from "./knobs.js";
+import { Deposits } from "./pgtable/deposit.js";
 
 export interface Snapshot {
   memory: Uint8Array;
@@ -35,7 +36,7 @@ export function restoreSnapshot(k: Kernel, procs: Map<string, Process>, s: Snaps
   for (const p of JSON.parse(s.procs) as (Omit<Process, "regions"> & { regions: Region[] })[]) {
     procs.set(p.name, { ...p, regions: new Map(p.regions.map((r) => [r.name, r])) });
   }
-  k.deposits = new Map(s.deposits);
+  k.deposits = new Deposits(s.deposits);
   k.nextMmId = s.nextMmId;
   k.nextAnonVma = s.nextAnonVma;
   k.knobs = { ...s.knobs };

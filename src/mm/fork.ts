@@ -3,7 +3,7 @@
 // without an anon_vma is not copied at all (vma_needs_copy): the child
 // faults its pages in afresh. Page tables are copied even when empty.
 import type { Kernel, Mm, Vma } from "./types.js";
-import { PAGE_SIZE, PMD_SIZE, _PAGE_RW, _PAGE_ACCESSED, entryPfn, pmdTransHuge } from "../pgtable/x86_64.js";
+import { PAGE_SIZE, PMD_SIZE, _PAGE_RW, _PAGE_ACCESSED, entryPfn } from "../pgtable/x86_64.js";
 import { walkPageRange } from "../pgtable/pagewalk.js";
 import { OomError } from "../errors.js";
 import { avcLen } from "./vma.js";
@@ -26,42 +26,34 @@ export function dupMm(k: Kernel, parent: Mm): Mm {
  * copy_page_range for one VMA: copy_huge_pmd for huge PMDs, copy_pte_range
  * (one batch per table) for the rest. A run of huge PMDs in one PMD table is
  * one core call (copy_huge_pmd_batch: per entry its deposit table and its
- * rmap dup, in the order the entries come), flushed before anything else
- * allocates.
+ * rmap dup, in the order the entries come), made as the walk reaches it.
  */
 function copyPageRange(k: Kernel, src: Mm, dst: Mm, vma: Vma): void {
   const core = k.core;
   const pt = k.pt;
-  // the pending run of huge PMDs: source slots, and the child's slot of the first (the rest follow it)
-  const run: number[] = [];
-  let runDst = -1, runBlk = -1;
-  const flush = () => {
-    const n = run.length;
-    if (n === 0) return;
-    for (let i = 0; i < n; i++) core.scratchSet(i, entryPfn(pt.lo(run[i]), pt.hi(run[i])));
-    const done = core.e.copy_huge_pmd_batch(n, dst.id);
-    dst.nrTables += done;
-    for (let i = 0; i < done; i++) {
-      // copy_huge_pmd: both PMDs write-protected, the child's also old
-      const spmd = run[i], dpmd = runDst + (i << 1);
-      const lo = pt.lo(spmd), hi = pt.hi(spmd);
-      pt.set(spmd, (lo & ~_PAGE_RW) >>> 0, hi);
-      pt.set(dpmd, (lo & ~_PAGE_RW & ~_PAGE_ACCESSED) >>> 0, hi);
-      k.deposits.set(dpmd, core.scratchGet(i));
-    }
-    run.length = 0;
-    if (done < n) throw new OomError("out of memory allocating a deposited PTE table");
-  };
   walkPageRange(pt, src, vma.start, vma.end, {
-    pmdEntry(spmd, blk, s, e) {
-      const huge = pmdTransHuge(pt.lo(spmd));
-      // a run is consecutive entries of one PMD table
-      if (run.length > 0 && (!huge || blk !== runBlk + run.length || blk >>> 9 !== runBlk >>> 9)) flush();
-      if (huge) {
-        if (run.length === 0) { runDst = pt.pmdOffset(dst, blk, true); runBlk = blk; }
-        run.push(spmd);
-        return true;
+    pmdHugeRun(spmd, blk, n) {
+      // copy_huge_pmd for each entry of the run: the child's PMD table first (pmd_alloc), then one core batch
+      const dpmd = pt.pmdOffset(dst, blk, true);
+      for (let i = 0; i < n; i++) {
+        const s = spmd + (i << 1);
+        core.scratchSet(i, entryPfn(pt.lo(s), pt.hi(s)));
       }
+      const done = core.e.copy_huge_pmd_batch(n, dst.id);
+      dst.nrTables += done;
+      const deposits = k.deposits;
+      for (let i = 0; i < done; i++) {
+        // copy_huge_pmd: both PMDs write-protected, the child's also old
+        const s = spmd + (i << 1), d = dpmd + (i << 1);
+        const lo = pt.lo(s), hi = pt.hi(s);
+        pt.set(s, (lo & ~_PAGE_RW) >>> 0, hi);
+        pt.set(d, (lo & ~_PAGE_RW & ~_PAGE_ACCESSED) >>> 0, hi);
+        deposits.set(d, core.scratchGet(i));
+      }
+      if (done < n) throw new OomError("out of memory allocating a deposited PTE table");
+    },
+    pmdEntry(spmd, blk, s, e) {
+      // (a huge PMD is never cut by a VMA edge: every one here came as a run)
       const dpmd = pt.pmdOffset(dst, blk, true);
       if (pt.none(dpmd)) pt.populate(dpmd, pt.alloc(dst, "PTE"));
       // copy_present_pte: a COW mapping is write-protected on both sides
@@ -71,5 +63,4 @@ function copyPageRange(k: Kernel, src: Mm, dst: Mm, vma: Vma): void {
       return true;
     },
   });
-  flush();
 }

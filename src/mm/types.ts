@@ -3,6 +3,7 @@ import type { Core } from "../core/frames.js";
 import type { Profile } from "../profiles.js";
 import type { ThpKnobs } from "../knobs.js";
 import type { PageTables, PgdOwner } from "../pgtable/pagetable.js";
+import type { Deposits } from "../pgtable/deposit.js";
 
 export const VM_READ = 0x1;
 export const VM_WRITE = 0x2;
@@ -61,7 +62,7 @@ export interface Kernel {
   /** The THP knobs now (`sysfs` lines change them). */
   knobs: ThpKnobs;
   /** deposited page tables of huge PMDs: PMD slot (u32 index) -> table PFN */
-  deposits: Map<number, number>;
+  deposits: Deposits;
   nextMmId: number;
   nextAnonVma: number;
 }

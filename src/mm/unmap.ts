@@ -46,24 +46,29 @@ export function zapRange(k: Kernel, mm: Mm, start: number, end: number, reclaimT
     core.e.zap_huge_pmd_batch(n, mm.id);
     n = 0;
   };
+  const deposits = k.deposits;
   walkPageRange(pt, mm, start, end, {
+    pmdHugeRun(pmd0, _blk, count) {
+      // (the batch may span runs of several PMD tables: nothing changes a page between them)
+      for (let i = 0; i < count; i++) {
+        // zap_huge_pmd, the page-table half: clear the PMD, withdraw the deposited table
+        const pmd = pmd0 + (i << 1);
+        const pfn = pt.pfn(pmd);
+        pt.clear(pmd);
+        const table = deposits.get(pmd);
+        if (table !== undefined) {
+          deposits.delete(pmd);
+          mm.nrTables--;
+        }
+        core.scratchSet(2 * n, pfn);
+        core.scratchSet(2 * n + 1, table ?? core.NIL);
+        if (++n === ZAP_BATCH) flush();
+      }
+    },
     pmdEntry(pmd, blk, s, e) {
       const whole = s === blk * PMD_SIZE && e === (blk + 1) * PMD_SIZE;
       if (pt.pmdTransHuge(pmd)) {
-        if (whole) {
-          // zap_huge_pmd, the page-table half: clear the PMD, withdraw the deposited table
-          const pfn = pt.pfn(pmd);
-          pt.clear(pmd);
-          const table = k.deposits.get(pmd);
-          if (table !== undefined) {
-            k.deposits.delete(pmd);
-            mm.nrTables--;
-          }
-          core.scratchSet(2 * n, pfn);
-          core.scratchSet(2 * n + 1, table ?? core.NIL);
-          if (++n === ZAP_BATCH) flush();
-          return true;
-        }
+        // (a huge PMD wholly inside came in a run above) one cut by the range: __split_huge_pmd first
         flush();
         splitHugePmd(k, mm, pmd);
       }

@@ -19,6 +19,13 @@ export interface MmWalkOps {
    * callback handled the block: its PTEs are then not visited.
    */
   pmdEntry?(slot: number, blk: number, s: number, e: number): boolean | void;
+  /**
+   * A run of `n` consecutive huge PMDs of one PMD table, the first at `slot`
+   * covering block `blk`, each wholly inside the walked range. Given, it
+   * takes such entries instead of pmdEntry (one call per run, not per entry:
+   * fork and zap hand a run to the core as one batch).
+   */
+  pmdHugeRun?(slot: number, blk: number, n: number): void;
   /** A non-none PTE under a PTE-table PMD, in the walked range. */
   pteEntry?(slot: number, va: number): void;
   /** After the PMD table of a PUD entry was walked (post-order: free_pmd_range). */
@@ -55,16 +62,28 @@ export function walkPageRange(pt: PageTables, mm: PgdOwner, start: number, end: 
 /** walk_pmd_range and walk_pte_range over [c, d) of the PMD table a PUD entry points at. */
 function walkPmdTable(pt: PageTables, pud: number, c: number, d: number, ops: MmWalkOps): void {
   const pmdBase = pt.base(pt.pfn(pud));
+  // the callbacks read once per table: every walker's ops object has its own
+  // shape, so a lookup per entry would be a megamorphic load 512 times over
+  const pmdEntry = ops.pmdEntry, pteEntry = ops.pteEntry, pmdHugeRun = ops.pmdHugeRun;
   for (let blk = Math.floor(c / PMD_SIZE); blk * PMD_SIZE < d; blk++) {
     const pmd = pmdBase + ((blk & 511) << 1);
     if (pt.none(pmd)) continue;
-    const s = Math.max(c, blk * PMD_SIZE), e = Math.min(d, (blk + 1) * PMD_SIZE);
-    if (ops.pmdEntry?.(pmd, blk, s, e) === true) continue;
-    if (!ops.pteEntry || pt.none(pmd) || pt.pmdTransHuge(pmd)) continue;
+    const bva = blk * PMD_SIZE;
+    if (pmdHugeRun !== undefined && pt.pmdTransHuge(pmd) && bva >= c && bva + PMD_SIZE <= d) {
+      // the run: the following huge PMDs of this table wholly inside [c, d)
+      let n = 1;
+      while (((blk + n) & 511) !== 0 && (blk + n + 1) * PMD_SIZE <= d && pt.pmdTransHuge(pmd + (n << 1))) n++;
+      pmdHugeRun.call(ops, pmd, blk, n);
+      blk += n - 1;
+      continue;
+    }
+    const s = c > bva ? c : bva, e = d < bva + PMD_SIZE ? d : bva + PMD_SIZE;
+    if (pmdEntry !== undefined && pmdEntry.call(ops, pmd, blk, s, e) === true) continue;
+    if (pteEntry === undefined || pt.none(pmd) || pt.pmdTransHuge(pmd)) continue;
     const pteBase = pt.pteTable(pmd);
     for (let i = (s % PMD_SIZE) / PAGE_SIZE, n = i + (e - s) / PAGE_SIZE; i < n; i++) {
       const pte = pt.nth(pteBase, i);
-      if (!pt.none(pte)) ops.pteEntry(pte, blk * PMD_SIZE + i * PAGE_SIZE);
+      if (!pt.none(pte)) pteEntry.call(ops, pte, blk * PMD_SIZE + i * PAGE_SIZE);
     }
   }
 }
