@@ -3,7 +3,7 @@
 import type { Kernel, Mm, Vma } from "./types.js";
 import { VM_HUGEPAGE, VM_NOHUGEPAGE } from "./types.js";
 import { PMD_SIZE, _PAGE_PSE, mkLo, mkHi } from "../pgtable/x86_64.js";
-import { anonEntryFlags, mergeVmas, splitVmaAt, vmasIn, vmaPageProt } from "./vma.js";
+import { anonEntryFlags, mergeVmasAround, splitVmaAt, vmasIn, vmaPageProt } from "./vma.js";
 import { zapRange } from "./unmap.js";
 import { queueNewThp } from "./huge_memory.js";
 
@@ -26,7 +26,7 @@ export function madviseHugepage(k: Kernel, mm: Mm, start: number, end: number, h
     splitVmaAt(k, mm, e);
   }
   for (const v of vmasIn(mm, start, end)) v.flags = (v.flags | set) & ~clear;
-  mergeVmas(mm);
+  mergeVmasAround(mm, start, end);
 }
 
 /**

@@ -103,32 +103,10 @@ export function vmasMergeable(a: Vma, b: Vma): boolean {
   return a.end === b.start && a.flags === b.flags && anonVmaCompatible(a, b);
 }
 
-/** vma_merge over the whole list: join touching VMAs with equal flags. */
-export function mergeVmas(mm: Mm): void {
-  // nothing to merge (the usual case): leave the list as it is, without copying it
-  const v = mm.vmas;
-  let i = 1;
-  for (; i < v.length; i++) {
-    if (vmasMergeable(v[i - 1], v[i])) break;
-  }
-  if (i >= v.length) return;
-  const out: Vma[] = [];
-  for (const v of mm.vmas) {
-    const prev = out[out.length - 1];
-    if (prev && vmasMergeable(prev, v)) {
-      prev.end = v.end;
-      if (prev.anonVma === 0 && v.anonVma !== 0) {
-        prev.anonVma = v.anonVma;
-        prev.avcLen = avcLen(v);
-      }
-    } else out.push(v);
-  }
-  mm.vmas = out;
-}
-
 /**
  * vma_merge around [start, end) only: the VMAs that overlap or touch it,
- * joined as mergeVmas joins them. The same as mergeVmas when every other
+ * each joined with its left neighbour while vmasMergeable. The same as a
+ * merge of the whole list when every other
  * pair of neighbours is already unmergeable, which every operation keeps
  * true: mmap leaves a gap below the previous mapping, munmap leaves holes
  * at its split points, mprotect and madvise merge what they split, fork
