@@ -53,14 +53,16 @@ export function splitFolio(k: Kernel, procs: Iterable<Process>, head: number): v
     }
   }
   // unmap_folio: try_to_migrate_one turns each PTE into a migration entry and
-  // marks the folio dirty when the PTE was (folio_mark_dirty)
-  let dirty = false;
-  forEachSubpagePte(k, live, head, (_p, pte) => { if (k.pt.lo(pte) & _PAGE_DIRTY) dirty = true; });
-  if (dirty) k.core.folioSetDirty(head);
+  // marks the folio dirty when the PTE was (folio_mark_dirty); with the
+  // zero-page remap, that walk is remapZeroSubpages' own
   if (k.profile.splitRemapsZeroPages) {
     remapZeroSubpages(k, live, head);
     // every subpage was zero-filled: the folio went with its last mapping
     if (k.core.refcount(head) === 0 || !k.core.testFlag(head, "head")) return;
+  } else {
+    let dirty = false;
+    forEachSubpagePte(k, live, head, (_p, pte) => { if (k.pt.lo(pte) & _PAGE_DIRTY) dirty = true; });
+    if (dirty) k.core.folioSetDirty(head);
   }
   if (k.core.needsSplitCounts) countSubpageMappings(k, live, head); // no per-page mapcounts: freeze_page's walk
   const rc = k.core.e.split_huge_page(head);
@@ -110,19 +112,25 @@ function countSubpageMappings(k: Kernel, live: Process[], head: number): void {
  * remap_page(..., RMP_USE_SHARED_ZEROPAGE) of a split (6.12+): every PTE that
  * maps an all-zero subpage of the folio is pointed at the shared zero page
  * instead (try_to_map_unused_to_zeropage), in every process; the subpage
- * loses that mapping and is freed by the split.
+ * loses that mapping and is freed by the split. The same walk marks the
+ * folio dirty where a PTE was (unmap_folio's try_to_migrate_one).
  */
 function remapZeroSubpages(k: Kernel, live: Process[], head: number): void {
   const core = k.core;
   const pt = k.pt;
+  let dirty = false, marked = false;
   for (const p of live) {
     let n = 0;
     forEachSubpagePte(k, [p], head, (_p, pte, i) => {
+      if (pt.lo(pte) & _PAGE_DIRTY) dirty = true; // unmap_folio's folio_mark_dirty, from the PTE as it was
       if (core.testFlag(head + i, "nonzero")) return;
       const lo = pt.lo(pte), hi = pt.hi(pte);
       pt.set(pte, mkLo(core.zeroPfn, (lo & 0xfff & ~_PAGE_RW & ~_PAGE_DIRTY) | _PAGE_SPECIAL), mkHi(core.zeroPfn, (hi & _PAGE_NX_HI) !== 0));
       core.scratchSet(n++, head + i);
     });
+    // marked once, before this process's zap (the last mapper's zap may free
+    // the folio; a process after it maps none of it, so finds nothing new)
+    if (dirty && !marked) { core.folioSetDirty(head); marked = true; }
     if (n > 0) core.e.zap_pte_batch(n, p.mm.id);
   }
 }

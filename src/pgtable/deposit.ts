@@ -19,6 +19,8 @@ export class Deposits {
   /** the last chunk looked up (a run of huge PMDs stays in one) */
   private lastKey = -1;
   private lastArr: Uint32Array | undefined;
+  /** the last chunk that emptied, all zero, reused by the next new chunk (a split then a new THP in the same PMD table, over and over) */
+  private spare: Uint32Array | undefined;
 
   constructor(entries?: Iterable<readonly [number, number]>) {
     if (entries) for (const [slot, table] of entries) this.set(slot, table);
@@ -49,7 +51,8 @@ export class Deposits {
     const key = slot >>> CHUNK_SHIFT;
     let a = this.chunk(key);
     if (a === undefined) {
-      a = new Uint32Array(513);
+      a = this.spare ?? new Uint32Array(513);
+      this.spare = undefined;
       this.chunks.set(key, a);
       this.lastKey = key;
       this.lastArr = a;
@@ -71,6 +74,7 @@ export class Deposits {
     this.n--;
     if (--a[512] === 0) {
       this.chunks.delete(key);
+      this.spare = a;
       if (this.lastKey === key) { this.lastKey = -1; this.lastArr = undefined; }
     }
     return true;
