@@ -425,9 +425,10 @@ export type SmapsRegionKey = (typeof SMAPS_REGION_KEYS)[number];
 /** A region's smaps: each VMA's values in kB as printed, summed over the VMAs inside the region. */
 export type SmapsRegion = Record<SmapsRegionKey, number>;
 
-const kB = (bytes: number) => Math.floor(bytes / 1024);
+/** A byte count as show_smap prints it: kB, truncated. */
+export const kB = (bytes: number) => Math.floor(bytes / 1024);
 /** (x >> PSS_SHIFT) >> 10: a fixed-point Pss printed in kB. */
-const pssKB = (pss: number) => Math.floor(pss / 2 ** (PSS_SHIFT + 10));
+export const pssKB = (pss: number) => Math.floor(pss / 2 ** (PSS_SHIFT + 10));
 
 /**
  * thp_vma_allowable_orders(vma, TVA_SMAPS | TVA_ENFORCE_SYSFS, THP_ORDERS_ALL)
@@ -474,8 +475,8 @@ export function smapsFields(k: Kernel, vma: Vma, mss: MemSizeStats): SmapsFields
   };
 }
 
-/** show_map_vma's permission string of a private anonymous VMA. */
-function perms(vma: Vma): string {
+/** show_map_vma's permission string of a private anonymous VMA (maps and smaps lines). */
+export function vmaPerms(vma: Vma): string {
   return `${vma.flags & VM_READ ? "r" : "-"}${vma.flags & VM_WRITE ? "w" : "-"}-p`;
 }
 
@@ -485,7 +486,7 @@ export function smaps(k: Kernel, p: Process): SmapsVma[] {
   return uncounted(k, () => p.mm.vmas.map((vma) => {
     const mss = smapsVma(k, p.mm, vma);
     const r = regions.find((r) => r.start <= vma.start && vma.end <= r.start + r.size);
-    return { start: vma.start, end: vma.end, perms: perms(vma), region: r ? r.name : null, fields: smapsFields(k, vma, mss), mss };
+    return { start: vma.start, end: vma.end, perms: vmaPerms(vma), region: r ? r.name : null, fields: smapsFields(k, vma, mss), mss };
   }));
 }
 

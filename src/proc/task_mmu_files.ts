@@ -5,7 +5,7 @@
 // mem_size_stats); this file only prints them the way the kernel does.
 import type { Kernel, Process, Vma } from "../mm/types.js";
 import { VM_READ, VM_WRITE, VM_ACCOUNT, VM_HUGEPAGE, VM_NOHUGEPAGE } from "../mm/types.js";
-import { smaps, emptyMemSizeStats, PSS_SHIFT, type MemSizeStats, type SmapsFields } from "../mm/task_mmu.js";
+import { smaps, emptyMemSizeStats, kB, pssKB, vmaPerms, type MemSizeStats, type SmapsFields } from "../mm/task_mmu.js";
 import { walkPageRange } from "../pgtable/pagewalk.js";
 import { PAGE_SIZE, PMD_SIZE } from "../pgtable/x86_64.js";
 import { PFN_OFFSET } from "./page.js";
@@ -24,11 +24,6 @@ export function textFile(s: string): ProcFile {
 
 const hex = (n: number, width: number) => n.toString(16).padStart(width, "0");
 
-/** The maps-line permissions of a private anonymous VMA (show_map_vma). */
-export function vmaPerms(vma: Vma): string {
-  return `${vma.flags & VM_READ ? "r" : "-"}${vma.flags & VM_WRITE ? "w" : "-"}-p`;
-}
-
 /**
  * show_vma_header_prefix + show_map_vma for an anonymous VMA: no file, so
  * offset, device and inode are 0 and nothing follows the inode's space.
@@ -46,8 +41,6 @@ export function mapsText(p: Process): string {
 
 /** SEQ_PUT_DEC in show_smap/__show_smap: the name padded to 16 columns, the value to 8, in kB. */
 const kbLine = (name: string, kb: number) => `${(name + ":").padEnd(16)}${String(kb).padStart(8)} kB\n`;
-const pssKB = (pss: number) => Math.floor(pss / 2 ** (PSS_SHIFT + 10));
-const kB = (bytes: number) => Math.floor(bytes / 1024);
 
 /**
  * show_smap_vma_flags: the mnemonics of the flags an anonymous private VMA
